@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh clone: `make demo` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Stage commands call `python`; make sure it is the venv's, whatever is first on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export DVC_STUDIO_OFFLINE := true
+
+.PHONY: demo test install bench clean-demo
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: $(STAMP)
+	@if [ -z "$$(ls -A data/raw 2>/dev/null)" ]; then \
+		echo "data/raw is empty: generating the demo panoramas and LabelBox export"; \
+		$(PY) -m pano360.demo data/raw; \
+	fi
+	dvc add --quiet data/raw
+	dvc repro
+	$(PY) -m pano360.summary
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/split_throughput.py
+	$(PY) bench/partition_speed.py

@@ -1,0 +1,43 @@
+"""DVC stage partition: labels table → data/processed/{train,val,test}.csv + report + plot."""
+import argparse
+import sys
+
+import pandas as pd
+
+from pano360.io import write_csv, write_json
+from pano360.partition import SPLITS, PartitionError, class_columns, partition
+from pano360.params import load_params, section
+from pano360.plots import class_distribution
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("labels")
+    ap.add_argument("out_dir")
+    ap.add_argument("--metrics", default="metrics/partition.json")
+    ap.add_argument("--plot-data", default="plots/class_distribution.csv")
+    ap.add_argument("--plot", default="plots/class_distribution.png")
+    args = ap.parse_args()
+    p = section(load_params(), "partition")
+    frame = pd.read_csv(args.labels, dtype={"image": str, "panorama": str})
+    try:
+        parts, report, notes = partition(frame, p["fractions"], int(p["seed"]))
+    except PartitionError as exc:
+        print(f"partition: {exc}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"partition: warning: {note}", file=sys.stderr)
+    report["warnings"] = notes
+    for s in SPLITS:
+        write_csv(f"{args.out_dir}/{s}.csv", parts[s])
+    table = class_distribution.table(parts, class_columns(frame))
+    write_csv(args.plot_data, table)
+    class_distribution.plot(table, args.plot)
+    write_json(args.metrics, report)
+    print("partition: " + ", ".join(f"{s} {report['halves'][s]} halves" for s in SPLITS)
+          + f"; max class-share deviation {report['max_class_share_deviation']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
