@@ -1,0 +1,120 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from pano360.demo import generate
+from pano360.panorama import SplitError, half_boxes, split_file, split_folder
+
+
+@pytest.fixture(scope="module")
+def demo_panos(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, count=3, width=2048, seed=3)
+    return out / "panoramas"
+
+
+def decoded(path):
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+
+
+def test_jpeg_halves_keep_source_quality(demo_panos, tmp_path):
+    src = sorted(demo_panos.iterdir())[0]
+    outcome = split_file(src, tmp_path)
+    assert outcome.error is None
+    full = decoded(src)
+    left, right = decoded(tmp_path / f"{src.stem}_left.jpg"), decoded(tmp_path / f"{src.stem}_right.jpg")
+    assert left.shape == right.shape == (1024, 1024, 3)
+    diff = (np.abs(full[:, :1024] - left).mean() + np.abs(full[:, 1024:] - right).mean()) / 2
+    assert diff < 0.05
+    # the naive way (quality 95) loses clearly more than re-encoding with the source tables
+    buf = io.BytesIO()
+    Image.open(src).crop((0, 0, 1024, 1024)).save(buf, "JPEG", quality=95)
+    naive = np.abs(full[:, :1024] - np.asarray(Image.open(buf).convert("RGB"), dtype=float)).mean()
+    assert naive > 5 * diff
+    src_q = Image.open(src).quantization
+    assert Image.open(tmp_path / f"{src.stem}_left.jpg").quantization == src_q
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".webp"])
+def test_lossless_formats_are_cropped_exactly(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / f"p{suffix}")
+    pixels = np.asarray(Image.open(tmp_path / f"p{suffix}").convert("RGB"))  # WebP saves lossy
+    split_file(tmp_path / f"p{suffix}", tmp_path / "out")
+    left = np.asarray(Image.open(tmp_path / "out" / f"p_left{suffix}"))
+    right = np.asarray(Image.open(tmp_path / "out" / f"p_right{suffix}"))
+    assert np.array_equal(left, pixels[:, :32]) and np.array_equal(right, pixels[:, 32:])
+
+
+def test_odd_width_gives_left_the_extra_column(tmp_path):
+    assert half_boxes(9, 4) == ((0, 0, 5, 4), (5, 0, 9, 4))
+    Image.new("RGB", (9, 4), "red").save(tmp_path / "odd.png")
+    outcome = split_file(tmp_path / "odd.png", tmp_path / "out")
+    assert [h["width"] for h in outcome.halves] == [5, 4]
+    assert outcome.not_2to1
+
+
+def test_exif_orientation_applied_and_icc_kept(tmp_path):
+    pixels = np.zeros((64, 32, 3), np.uint8)  # stored portrait; orientation 6 shows it landscape
+    pixels[:8] = 255                       # white band at the stored top
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6                       # rotate 90° clockwise to view
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    image.save(tmp_path / "rot.jpg", exif=exif.tobytes(), icc_profile=icc, quality=95)
+    outcome = split_file(tmp_path / "rot.jpg", tmp_path / "out")
+    assert not outcome.not_2to1            # upright it is 64×32, i.e. 2:1
+    right = Image.open(tmp_path / "out" / "rot_right.jpg")
+    assert right.size == (32, 32)
+    assert right.getexif().get(0x0112, 1) == 1
+    assert right.info.get("icc_profile") == icc
+    # after rotating clockwise the stored top band is the right-most column band
+    assert np.asarray(right.convert("L"))[:, -4:].mean() > 200
+
+
+def make_bad_files(folder):
+    Image.new("RGB", (64, 32), "blue").save(folder / "good.jpg")
+    (folder / "garbage.jpg").write_bytes(b"not an image at all")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 128, 3), np.uint8)).save(buf, "JPEG")
+    (folder / "truncated.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+
+
+def test_bad_files_fail_after_processing_everything_and_list_each(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    make_bad_files(src)
+    with pytest.raises(SplitError) as err:
+        split_folder(src, tmp_path / "halves", workers=2, show_progress=False)
+    message = str(err.value)
+    assert "2 of 3" in message and "garbage.jpg" in message and "truncated.jpg" in message
+    assert "on_error: skip" in message
+    assert not (tmp_path / "halves").exists()      # nothing half-written
+    assert [p.name for p in tmp_path.iterdir()] == ["src"]
+
+
+def test_skip_records_bad_files(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    make_bad_files(src)
+    report = split_folder(src, tmp_path / "halves", on_error="skip", workers=1, show_progress=False)
+    assert report["halves"] == 2 and report["panoramas_split"] == 1
+    assert {s["file"] for s in report["skipped"]} == {"garbage.jpg", "truncated.jpg"}
+    assert sorted(p.name for p in (tmp_path / "halves").iterdir()) == ["good_left.jpg", "good_right.jpg"]
+
+
+def test_parallel_equals_serial_and_name_clash_is_an_error(demo_panos, tmp_path):
+    a = split_folder(demo_panos, tmp_path / "a", workers=1, show_progress=False)
+    b = split_folder(demo_panos, tmp_path / "b", workers=2, show_progress=False)
+    assert a["manifest"] == b["manifest"]
+    for h in a["manifest"]:
+        assert (tmp_path / "a" / h["image"]).read_bytes() == (tmp_path / "b" / h["image"]).read_bytes()
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    Image.new("RGB", (8, 4)).save(clash / "x.png")
+    Image.new("RGB", (8, 4)).save(clash / "x.PNG")
+    with pytest.raises(SplitError, match="both write"):
+        split_folder(clash, tmp_path / "c", pattern="{stem}_{side}.png", show_progress=False)
