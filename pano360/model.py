@@ -1,0 +1,124 @@
+"""A timm backbone + one multi-label head, and the checkpoint format that carries both.
+
+The backbone is created headless (``num_classes=0, global_pool=''``) and its
+``forward_features`` output is turned into spatial tokens (B, N, C) by one function that
+knows the layout (NCHW CNNs, NHWC Swin, NLC ViTs minus prefix tokens); every head reads
+tokens, so a head never guesses a layout.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from .heads import build_head
+from .heads.tokens import feature_layout, to_tokens
+
+CHECKPOINT_FORMAT = "pano360-model"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def create_backbone(name: str, pretrained: bool = False, pretrained_file: str | None = None,
+                    img_size: int | None = None, **kwargs) -> nn.Module:
+    """Headless timm backbone. ``pretrained_file`` loads local weights through timm's own
+    pretrained machinery (classifier dropped, position embeddings adapted), for offline use."""
+    if img_size and _accepts_img_size(name):
+        kwargs["img_size"] = img_size
+    if pretrained_file:
+        if not Path(pretrained_file).is_file():
+            raise FileNotFoundError(f"model.pretrained_file {pretrained_file} does not exist")
+        kwargs["pretrained_cfg_overlay"] = dict(file=str(pretrained_file))
+        pretrained = True
+    try:
+        return timm.create_model(name, pretrained=pretrained, num_classes=0, global_pool="", **kwargs)
+    except RuntimeError as exc:
+        if "Unknown model" in str(exc):
+            raise ValueError(f"model.name {name!r} is not a timm model; see timm.list_models()") from exc
+        raise
+
+
+def _accepts_img_size(name: str) -> bool:
+    # Transformers fix their input size at creation (SwinV2 asserts it); CNNs do not take it.
+    return any(k in name for k in ("vit", "swin", "deit", "beit", "eva", "maxvit", "coatnet"))
+
+
+class MultiLabelModel(nn.Module):
+    def __init__(self, backbone: nn.Module, num_classes: int, head: str = "fc",
+                 head_options: dict | None = None):
+        super().__init__()
+        self.backbone = backbone
+        self.output_fmt, self.num_prefix_tokens = feature_layout(backbone)
+        # ConvNeXt-style backbones normalise after pooling, inside their classifier head;
+        # apply that (possibly pretrained) norm per position instead, before tokenising.
+        norm = getattr(getattr(backbone, "head", None), "norm", None)
+        self.feature_norm = norm if isinstance(norm, nn.Module) and not isinstance(norm, nn.Identity) else None
+        self.head_name = head
+        self.head = build_head(head, backbone.num_features, num_classes, **(head_options or {}))
+
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.backbone.forward_features(images)
+        if self.feature_norm is not None:
+            features = self.feature_norm(features)
+        return to_tokens(features, self.output_fmt, self.num_prefix_tokens)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.tokens(images))
+
+
+def build_model(model_cfg: dict, head: str, head_options: dict, num_classes: int,
+                load_pretrained: bool = True) -> MultiLabelModel:
+    """``model_cfg``: name, pretrained, pretrained_file, img_size, drop_path_rate, kwargs."""
+    extra = dict(model_cfg.get("kwargs") or {})
+    if model_cfg.get("drop_path_rate"):
+        extra["drop_path_rate"] = float(model_cfg["drop_path_rate"])
+    backbone = create_backbone(
+        model_cfg["name"],
+        pretrained=bool(model_cfg.get("pretrained")) and load_pretrained,
+        pretrained_file=model_cfg.get("pretrained_file") if load_pretrained else None,
+        img_size=model_cfg.get("img_size"), **extra)
+    return MultiLabelModel(backbone, num_classes, head, head_options)
+
+
+def data_config(model: MultiLabelModel, img_size: int | None = None) -> dict:
+    """mean/std/interpolation of the backbone, at the training image size (plain lists)."""
+    cfg = timm.data.resolve_data_config({}, model=model.backbone)
+    size = int(img_size or cfg["input_size"][-1])
+    return {"input_size": [3, size, size], "mean": [float(v) for v in cfg["mean"]],
+            "std": [float(v) for v in cfg["std"]], "interpolation": cfg["interpolation"]}
+
+
+def checkpoint_payload(model: MultiLabelModel, *, model_cfg: dict, head_options: dict,
+                       classes: list[str], data_cfg: dict, state_dict=None, **extra) -> dict:
+    """Everything needed to use the model later, without params.yaml."""
+    cfg = {k: v for k, v in model_cfg.items() if k not in ("pretrained", "pretrained_file")}
+    return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "model": cfg, "head": model.head_name, "head_options": dict(head_options),
+            "classes": list(classes), "data_config": data_cfg,
+            "state_dict": state_dict if state_dict is not None else model.state_dict(), **extra}
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[MultiLabelModel, dict]:
+    """Rebuild a trained model (eval mode) from a checkpoint; clear errors for foreign files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file {path} does not exist (run `dvc repro train` first?)")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a pano360 model checkpoint")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} is a version {ckpt.get('version')} pano360 checkpoint; this "
+                              f"pano360 reads version {CHECKPOINT_VERSION}. Retrain with `dvc repro`.")
+    model = build_model(ckpt["model"], ckpt["head"], ckpt["head_options"], len(ckpt["classes"]),
+                        load_pretrained=False)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt
