@@ -1,0 +1,139 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import pano360.train as train_mod
+from pano360.demo import generate
+from pano360.io import write_csv
+from pano360.labels import load_labels
+from pano360.panorama import split_folder
+from pano360.partition import partition
+from pano360.train import Paths, TrainingError, train
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    generate(root / "raw", count=14, width=192, seed=5)
+    report = split_folder(root / "raw/panoramas", root / "halves", workers=1, show_progress=False)
+    table = load_labels(root / "raw/labels.ndjson", halves=[h["image"] for h in report["manifest"]])
+    parts, _, _ = partition(table.frame, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
+    for name, frame in parts.items():
+        write_csv(root / f"{name}.csv", frame)
+    return root
+
+
+def config(**train_overrides):
+    t = {"seed": 0, "epochs": 2, "batch_size": 8, "lr": 0.003, "weight_decay": 0.01, "warmup_epochs": 1,
+         "grad_accum": 1, "clip_grad": 1.0, "loss": "bce", "ema": False, "early_stop_patience": 0,
+         "precision": "auto", "workers": 0, "monitor_system": False,
+         "augment": {"scale": [0.8, 1.0], "ratio": [0.9, 1.1], "hflip": 0.5, "color_jitter": 0.1}}
+    t.update(train_overrides)
+    return {"head": "csra", "heads": {"csra": {"num_heads": 2, "lam": 0.1}},
+            "model": {"name": "test_resnet", "pretrained": False, "img_size": 64}, "train": t}
+
+
+def paths(data: Path, out: Path) -> Paths:
+    return Paths(train_csv=str(data / "train.csv"), val_csv=str(data / "val.csv"),
+                 image_dir=str(data / "halves"), best=str(out / "model.pt"), last=str(out / "last.pt"),
+                 resume_dir=str(out / "resume"), live_dir=str(out / "live"))
+
+
+def test_training_writes_checkpoints_and_dvclive_logs(splits, tmp_path):
+    result = train(config(monitor_system=True, ema=True, ema_decay=0.9, grad_accum=2), paths(splits, tmp_path),
+                   show_progress=False)
+    assert result["epochs_run"] == 2 and 0 <= result["best_val_mAP"] <= 1
+    for name in ("model.pt", "last.pt"):
+        ckpt = torch.load(tmp_path / name, weights_only=False)
+        assert ckpt["classes"] == result["classes"] and ckpt["head"] == "csra"
+        assert ckpt["model"]["name"] == "test_resnet" and ckpt["data_config"]["input_size"] == [3, 64, 64]
+        assert ckpt["head_options"] == {"num_heads": 2, "lam": 0.1}
+    live = tmp_path / "live"
+    assert json.loads((live / "metrics.json").read_text())["best_val_mAP"] == pytest.approx(result["best_val_mAP"])
+    curves = live / "plots" / "metrics"
+    for metric in ("train/loss", "val/loss", "val/mAP", "lr", "epoch_time_s", "train/images_per_s"):
+        rows = (curves / f"{metric}.tsv").read_text().strip().splitlines()
+        assert len(rows) == 3, metric           # header + 2 epochs
+    system = list((curves / "system").rglob("*.tsv"))
+    assert any("cpu" in str(p) for p in system) and any("ram" in str(p) for p in system)
+    assert (live / "params.yaml").is_file()
+    assert not (tmp_path / "resume").exists() or not any((tmp_path / "resume").iterdir())
+
+
+def test_deterministic_on_cpu(splits, tmp_path):
+    a = train(config(), paths(splits, tmp_path / "a"), show_progress=False)
+    b = train(config(), paths(splits, tmp_path / "b"), show_progress=False)
+    assert a["best_val_mAP"] == b["best_val_mAP"]
+    sa = torch.load(tmp_path / "a/model.pt", weights_only=False)["state_dict"]
+    sb = torch.load(tmp_path / "b/model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_nan_loss_stops_with_the_step_and_writes_nothing(splits, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_mod, "build_loss", lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1"):
+        train(config(), paths(splits, tmp_path), show_progress=False)
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "last.pt").exists()
+
+
+def _spec(splits, out, **overrides):
+    p = paths(splits, out)
+    spec = {"cfg": config(**overrides), "paths": p.__dict__}
+    (out).mkdir(parents=True, exist_ok=True)
+    (out / "spec.json").write_text(json.dumps(spec))
+    return out / "spec.json"
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(HERE.parent), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+
+
+def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
+    spec = _spec(splits, tmp_path, epochs=5)
+    proc = subprocess.Popen([sys.executable, str(HERE / "train_entry.py"), str(spec)], cwd=tmp_path,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    resume_dir = tmp_path / "resume"
+    while time.time() < deadline:  # kill it once two epochs are saved
+        states = list(resume_dir.glob("*.pt")) if resume_dir.exists() else []
+        if states and torch.load(states[0], weights_only=False)["epoch"] >= 1:
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "model.pt").exists()
+    out = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(spec)], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "resuming run" in out.stdout
+    resumed_at = int(out.stdout.split("resuming run ")[1].split("after epoch ")[1].split()[0])
+    assert resumed_at >= 2
+    result = json.loads(out.stdout.split("RESULT ")[1])
+    assert result["epochs_run"] == 5
+    # the replayed history gives full curves
+    rows = (tmp_path / "live/plots/metrics/val/mAP.tsv").read_text().strip().splitlines()
+    assert len(rows) == 6
+    # and the result equals an uninterrupted run
+    ref = train(config(epochs=5), paths(splits, tmp_path / "ref"), show_progress=False)
+    assert result["best_val_mAP"] == pytest.approx(ref["best_val_mAP"])
+
+
+def test_ddp_two_cpu_processes_gloo(splits, tmp_path):
+    spec = _spec(splits, tmp_path, epochs=1)
+    torchrun = Path(sys.executable).parent / "torchrun"
+    out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(HERE / "train_entry.py"),
+                          str(spec)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("RESULT {}") == 1          # rank 1 returns nothing
+    assert out.stdout.count("RESULT {\"best_val_mAP\"") == 1
+    assert out.stdout.count("train: epoch 1/1") == 1   # only rank 0 logs
+    assert (tmp_path / "model.pt").is_file() and (tmp_path / "live/metrics.json").is_file()
