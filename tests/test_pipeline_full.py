@@ -1,0 +1,112 @@
+"""The experiment workflow users run every day, end to end with the real `dvc` CLI:
+repro, no-op repro, exp run -S head=…, threshold-only changes, metrics diff, queued
+experiments for all heads, push/pull through a local remote."""
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from dvc_project import make_project
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(
+    model={"name": "test_resnet", "img_size": 64, "pretrained": False},
+    heads={"mldecoder": {"num_groups": -1, "decoder_embedding": 64}},
+    train={"epochs": 2, "batch_size": 8, "workers": 0, "early_stop_patience": 0, "monitor_system": False},
+    thresholds={"folds": 3, "min_positives": 3},
+)
+DATA_STAGES = ("split_images", "load_labels", "partition")
+MODEL_STAGES = ("train", "tune_thresholds", "evaluate")
+
+
+def ran(output: str) -> set[str]:
+    stages = DATA_STAGES + MODEL_STAGES
+    return {s for s in stages if f"Running stage '{s}'" in output}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("e2e") / "proj", count=14, width=192)
+    project.set_params(**TINY)
+    project.commit("tiny demo project")
+    return project
+
+
+def test_repro_builds_everything_then_nothing(project):
+    out = project.dvc("repro").stdout
+    assert ran(out) == set(DATA_STAGES + MODEL_STAGES)
+    report = json.loads((project.path / "metrics/evaluate.json").read_text())
+    for key in ("mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "sample_f1", "hamming_loss", "subset_accuracy"):
+        assert key in report["tuned"] and key in report["at_0.5"] and key in report["panorama"]["tuned"]
+    thresholds = json.loads((project.path / "models/thresholds.json").read_text())
+    assert set(thresholds["thresholds"]) == set(thresholds["classes"])
+    tuned = json.loads((project.path / "metrics/thresholds.json").read_text())
+    assert {"fixed", "global_f1", "per_class_f1", "auto"} <= set(tuned["strategies"])
+    preds = pd.read_csv(project.path / "data/predictions/test.csv")
+    test = pd.read_csv(project.path / "data/processed/test.csv")
+    assert list(preds["image"]) == list(test["image"])
+    for png in ("class_distribution", "threshold_f1", "pr_curves", "per_class_ap", "confusion"):
+        assert (project.path / f"plots/{png}.png").stat().st_size > 5000
+    project.commit("baseline results")
+    assert ran(project.dvc("repro").stdout) == set()
+
+
+def test_exp_run_head_reruns_model_stages_only(project):
+    out = project.dvc("exp", "run", "-S", "head=csra").stdout
+    assert ran(out) == set(MODEL_STAGES)
+    for stage in DATA_STAGES:
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    diff = json.loads(project.dvc("metrics", "diff", "--json").stdout)
+    changed = {k for entry in diff.values() for k in entry}
+    assert any(k.startswith("tuned.") for k in changed)
+
+
+def test_threshold_strategy_change_skips_training(project):
+    out = project.dvc("exp", "run", "-S", "head=csra", "-S", "thresholds.strategy=global_f1").stdout
+    assert ran(out) == {"tune_thresholds", "evaluate"} or ran(out) == {"evaluate", "tune_thresholds"}
+    assert "train" not in ran(out)
+    chosen = json.loads((project.path / "models/thresholds.json").read_text())["strategy"]
+    assert chosen == "global_f1"
+
+
+def test_queue_all_heads_and_show(project):
+    project.dvc("exp", "run", "--queue", "-S", "head=fc,csra,mldecoder")
+    project.dvc("queue", "start")
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = project.dvc("queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert "Failed" not in status, project.dvc("queue", "logs", status.split()[0], check=False).stdout
+    shown = json.loads(project.dvc("exp", "show", "--json").stdout)
+    heads = set()
+    for rev in shown:
+        for exp in rev.get("experiments") or []:
+            for run in exp.get("revs") or []:
+                params = run["data"]["params"]["params.yaml"]["data"]
+                if run["data"].get("metrics"):
+                    heads.add(params["head"])
+    assert {"fc", "csra", "mldecoder"} <= heads
+
+
+def test_push_then_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
+    project.dvc("exp", "apply", "--help", check=False)  # no-op; keeps workspace on baseline
+    project.git("checkout", "--", ".")
+    project.dvc("checkout", "-f")
+    remote = tmp_path / "remote"
+    project.dvc("remote", "add", "-d", "local", str(remote))
+    project.commit("local remote")
+    project.dvc("push")
+    clone = tmp_path / "clone"
+    project.git("clone", "-q", str(project.path), str(clone))
+    from dvc_project import Project
+    fresh = Project(clone)
+    fresh.env["PYTHONPATH"] = str(clone)
+    fresh.dvc("pull")
+    assert (clone / "models/model.pt").is_file() and (clone / "metrics/evaluate.json").is_file()
+    status = fresh.dvc("status").stdout
+    assert "up to date" in status
+    assert ran(fresh.dvc("repro").stdout) == set()
