@@ -9,6 +9,7 @@ orientation 1; ICC profiles are copied to both halves.
 """
 from __future__ import annotations
 
+import io
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -85,6 +86,24 @@ def split_image(image: Image.Image) -> tuple[Image.Image, Image.Image]:
     return image.crop(left), image.crop(right)
 
 
+def encode_halves(path: str | os.PathLike) -> tuple[list[tuple[str, bytes, tuple[int, int]]], bool]:
+    """Split one panorama in memory: ``([(side, encoded bytes, (w, h)), ...], is_2to1)``.
+
+    The one place halves are encoded, so ``split_images`` (which writes these bytes) and
+    ``pano360 predict`` (which decodes them straight away) see identical pixels.
+    """
+    image, save = open_upright(path)
+    width, height = image.size
+    if width < 2:
+        raise SplitError(f"image is {width} px wide; nothing to split")
+    out = []
+    for side, half in zip(("left", "right"), split_image(image)):
+        buf = io.BytesIO()
+        half.save(buf, **save)
+        out.append((side, buf.getvalue(), half.size))
+    return out, width == 2 * height
+
+
 @dataclass
 class SplitOutcome:
     source: str
@@ -99,18 +118,14 @@ def split_file(path: str | os.PathLike, out_dir: str | os.PathLike,
     path, out_dir = Path(path), Path(out_dir)
     outcome = SplitOutcome(source=path.name)
     try:
-        image, save = open_upright(path)
-        width, height = image.size
-        if width < 2:
-            raise SplitError(f"image is {width} px wide; nothing to split")
-        outcome.not_2to1 = width != 2 * height
-        for side, half in zip(("left", "right"), split_image(image)):
+        halves, is_2to1 = encode_halves(path)
+        outcome.not_2to1 = not is_2to1
+        for side, data, (w, h) in halves:
             name = half_name(path.stem, side, path.suffix, pattern)
             with atomic_path(out_dir / name) as tmp:
-                half.save(tmp, **save)
+                tmp.write_bytes(data)
             outcome.halves.append({"image": name, "panorama": path.stem, "side": side,
-                                   "width": half.width, "height": half.height,
-                                   "source": path.name})
+                                   "width": w, "height": h, "source": path.name})
     except Exception as exc:  # reported per file; the run goes on with the others
         outcome.halves = []
         outcome.error = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,70 @@
+"""`pano360` command line: predict on new panoramas, export a trained model."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .model import CheckpointError
+from .naming import DEFAULT_PATTERN
+from .predict import FORMATS, PredictError, collect_inputs, export_onnx, panorama_table_path, \
+    predict_panoramas, write_table
+
+
+def _predict(args) -> int:
+    try:
+        inputs = collect_inputs(args.panoramas)
+        result = predict_panoramas(inputs, args.model, args.thresholds, batch_size=args.batch_size,
+                                   name_pattern=args.name_pattern, show_progress=not args.quiet)
+    except (PredictError, CheckpointError) as exc:
+        print(f"pano360 predict: error: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    fmt = args.format or {".jsonl": "jsonl", ".parquet": "parquet"}.get(out.suffix, "csv")
+    write_table(result.halves, out, fmt)
+    write_table(result.panoramas, panorama_table_path(out), fmt)
+    for path, why in result.failed:
+        print(f"pano360 predict: could not read {path}: {why}", file=sys.stderr)
+    print(f"pano360 predict: {len(result.panoramas)} panoramas ({len(result.halves)} halves) → {out} and "
+          f"{panorama_table_path(out)}" + (f"; {len(result.failed)} failed" if result.failed else ""))
+    return 2 if result.failed else 0
+
+
+def _export(args) -> int:
+    try:
+        path = export_onnx(args.model, args.out or Path(args.model).with_suffix(".onnx"))
+    except CheckpointError as exc:
+        print(f"pano360 export: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"pano360 export: wrote {path} (+ {path.with_suffix('.json')} with classes and preprocessing)")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="pano360", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="classify the halves of new panoramas")
+    p.add_argument("panoramas", nargs="+", help="image files, folders (recursive) or .txt/.lst list files")
+    p.add_argument("--model", default="models/model.pt")
+    p.add_argument("--thresholds", default="models/thresholds.json",
+                   help="tuned thresholds (tune_thresholds stage); 'none' for 0.5")
+    p.add_argument("--out", default="predictions.csv",
+                   help="half-level table; the panorama table goes beside it as *_panoramas.*")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension, else csv")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--name-pattern", default=DEFAULT_PATTERN, help="half names, as split.name_pattern")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_predict)
+    e = sub.add_parser("export", help="export a trained model for deployment")
+    e.add_argument("--model", default="models/model.pt")
+    e.add_argument("--format", choices=["onnx"], default="onnx")
+    e.add_argument("--out", help="default: the model path with .onnx")
+    e.set_defaults(func=_export)
+    args = ap.parse_args(argv)
+    if getattr(args, "thresholds", None) == "none":
+        args.thresholds = None
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Predict on new panoramas: split in memory, batch the halves through the model, apply the
+tuned thresholds, and report per half and per panorama (a class is present when either half
+has it; its score is the max of the halves, exactly as the evaluate stage aggregates)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .data import build_transform, open_rgb
+from .inference import decode_size, default_device
+from .io import atomic_path, write_json
+from .model import load_checkpoint
+from .naming import DEFAULT_PATTERN, half_name
+from .panorama import IMAGE_SUFFIXES, encode_halves
+from .progress import progress
+from .train import autocast_dtype
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+class PredictError(RuntimeError):
+    pass
+
+
+def collect_inputs(items: list[str]) -> list[Path]:
+    """Files, folders (recursive) and list files (``.txt``/``.lst``: one path per line)."""
+    found: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.suffix.lower() in (".txt", ".lst"):
+            if not path.is_file():
+                raise PredictError(f"list file {path} does not exist")
+            base = path.parent
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    entry = Path(line)
+                    found += collect_inputs([str(entry if entry.is_absolute() else base / entry)])
+        else:
+            found.append(path)  # missing/unreadable files are reported when they are read
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise PredictError(f"no panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {items}")
+    return unique
+
+
+def load_thresholds(path, classes: list[str]) -> np.ndarray:
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        thresholds = spec["thresholds"]
+    except FileNotFoundError:
+        raise PredictError(f"thresholds file {path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PredictError(f"{path} is not a pano360 thresholds file ({exc})") from None
+    if spec.get("classes") != classes or set(thresholds) != set(classes):
+        raise PredictError(f"{path} holds thresholds for classes {spec.get('classes') or sorted(thresholds)}, "
+                           f"but the model predicts {classes}; use the thresholds tuned for this model")
+    return np.array([thresholds[c] for c in classes], dtype=float)
+
+
+class _Halves(Dataset):
+    def __init__(self, halves: list[bytes], transform, size: int):
+        self.halves, self.transform, self.size = halves, transform, size
+
+    def __len__(self):
+        return len(self.halves)
+
+    def __getitem__(self, i):
+        return self.transform(open_rgb(io.BytesIO(self.halves[i]), self.size)), torch.zeros(0)
+
+
+@dataclass
+class Prediction:
+    halves: pd.DataFrame
+    panoramas: pd.DataFrame
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batch_size: int = 32,
+                      chunk: int = 64, name_pattern: str = DEFAULT_PATTERN,
+                      show_progress: bool = True) -> Prediction:
+    """Probabilities and decisions for every readable panorama; unreadable ones are listed."""
+    device = default_device()
+    model, ckpt = load_checkpoint(model_path, map_location=device)  # errors before any work
+    classes = ckpt["classes"]
+    thresholds = load_thresholds(thresholds_path, classes) if thresholds_path else np.full(len(classes), 0.5)
+    model.to(device)
+    data_cfg = ckpt["data_config"]
+    transform, size = build_transform(data_cfg, False), decode_size(data_cfg)
+    amp = autocast_dtype("auto", device)
+    rows, probs, failed = [], [], []
+    bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
+    for start in range(0, len(inputs), chunk):  # bounded memory for large batches of 8K JPEGs
+        encoded = []
+        for path in inputs[start:start + chunk]:
+            try:
+                halves, _ = encode_halves(path)
+            except Exception as exc:
+                failed.append((str(path), f"{type(exc).__name__}: {exc}"))
+                bar.update()
+                continue
+            for side, data, _ in halves:
+                rows.append({"image": half_name(path.stem, side, path.suffix, name_pattern), "panorama": path.stem,
+                             "side": side, "source": str(path)})
+                encoded.append(data)
+            bar.update()
+        if not encoded:
+            continue
+        loader = DataLoader(_Halves(encoded, transform, size), batch_size=batch_size, shuffle=False)
+        model.eval()
+        with torch.no_grad():
+            for images, _ in loader:
+                images = images.to(device)
+                ctx = torch.autocast(device.type, dtype=amp) if amp else torch.autocast("cpu", enabled=False)
+                with ctx:
+                    logits = model(images)
+                probs.append(torch.sigmoid(logits.float()).cpu().numpy())
+    bar.close()
+    p = np.concatenate(probs).astype(np.float64) if probs else np.zeros((0, len(classes)))
+    halves = pd.DataFrame(rows, columns=["image", "panorama", "side", "source"])
+    halves = _with_scores(halves, p, thresholds, classes)
+    pano = pd.DataFrame(rows, columns=["image", "panorama", "side", "source"])
+    pano_probs = pd.DataFrame(p, columns=classes).assign(source=pano["source"].values)
+    pano_probs = pano_probs.groupby("source", sort=False).max()
+    panoramas = pd.DataFrame({"panorama": [Path(s).stem for s in pano_probs.index], "source": pano_probs.index})
+    panoramas = _with_scores(panoramas, pano_probs.to_numpy(), thresholds, classes)
+    return Prediction(halves, panoramas, failed)
+
+
+def _with_scores(frame: pd.DataFrame, probs: np.ndarray, thresholds: np.ndarray, classes) -> pd.DataFrame:
+    frame = frame.copy()
+    decisions = probs >= thresholds
+    for i, c in enumerate(classes):
+        frame[f"p_{c}"] = np.round(probs[:, i], 6)
+    for i, c in enumerate(classes):
+        frame[c] = decisions[:, i].astype(int)
+    frame["predicted"] = [";".join(c for c, d in zip(classes, row) if d) for row in decisions]
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        elif fmt == "jsonl":
+            frame.to_json(tmp, orient="records", lines=True)
+        elif fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            raise PredictError(f"--format must be one of {FORMATS}")
+
+
+def panorama_table_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_panoramas{out.suffix}")
+
+
+def export_onnx(model_path, out_path, opset: int = 17) -> Path:
+    """ONNX model taking normalised images (N, 3, S, S) and returning class probabilities,
+    with a dynamic batch dimension."""
+    model, ckpt = load_checkpoint(model_path)
+    size = ckpt["data_config"]["input_size"][-1]
+
+    class WithSigmoid(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, images):
+            return torch.sigmoid(self.inner(images))
+
+    wrapped = WithSigmoid(model).eval()
+    example = torch.zeros(1, 3, size, size)
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        torch.onnx.export(wrapped, (example,), str(tmp), input_names=["images"], output_names=["probabilities"],
+                          dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}},
+                          opset_version=opset, dynamo=False)
+    meta = {"classes": ckpt["classes"], "data_config": ckpt["data_config"], "input": "images",
+            "output": "probabilities (sigmoid)", "source_model": str(model_path)}
+    write_json(out_path.with_suffix(".json"), meta)
+    return out_path

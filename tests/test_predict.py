@@ -1,0 +1,128 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+import torch
+
+from pano360.cli import main
+from pano360.data import build_transform, open_rgb
+from pano360.demo import generate
+from pano360.model import build_model, checkpoint_payload, data_config
+from pano360.predict import collect_inputs, predict_panoramas
+
+CLASSES = ["bench", "building", "car", "person", "pole", "sign", "tree", "water"]
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("predict")
+    generate(root / "raw", count=3, width=256, seed=2)
+    torch.manual_seed(0)
+    cfg = {"name": "test_resnet", "img_size": 64}
+    model = build_model(cfg, "csra", {"num_heads": 2}, len(CLASSES)).eval()
+    torch.save(checkpoint_payload(model, model_cfg=cfg, head_options={"num_heads": 2}, classes=CLASSES,
+                                  data_cfg=data_config(model, 64)), root / "model.pt")
+    (root / "thresholds.json").write_text(json.dumps(
+        {"classes": CLASSES, "thresholds": {c: 0.3 + 0.05 * i for i, c in enumerate(CLASSES)}}))
+    return root, model
+
+
+def test_predict_halves_and_panoramas(assets, tmp_path):
+    root, model = assets
+    code = main(["predict", str(root / "raw/panoramas"), "--model", str(root / "model.pt"),
+                 "--thresholds", str(root / "thresholds.json"), "--out", str(tmp_path / "p.csv"), "--quiet"])
+    assert code == 0
+    halves = pd.read_csv(tmp_path / "p.csv")
+    panos = pd.read_csv(tmp_path / "p_panoramas.csv")
+    assert len(halves) == 6 and len(panos) == 3
+    assert list(halves["side"]) == ["left", "right"] * 3
+    assert halves["image"][0] == "pano_0000_left.jpg"
+    # panorama score = max of its halves; a class is present when either half has it
+    for _, pano in panos.iterrows():
+        pair = halves[halves["panorama"] == pano["panorama"]]
+        for c in CLASSES:
+            assert pano[f"p_{c}"] == pair[f"p_{c}"].max()
+            assert pano[c] == pair[c].max()
+    # probabilities match running the model on the half written to disk by split_images
+    from pano360.panorama import split_file
+    split_file(root / "raw/panoramas/pano_0000.jpg", tmp_path / "halves")
+    cfg = data_config(model, 64)
+    x = build_transform(cfg, False)(open_rgb(tmp_path / "halves/pano_0000_left.jpg", 80))[None]
+    with torch.no_grad():
+        expected = torch.sigmoid(model(x))[0].numpy()
+    got = halves.loc[0, [f"p_{c}" for c in CLASSES]].to_numpy(float)
+    assert np.allclose(got, expected, atol=2e-6)
+    thresholds = 0.3 + 0.05 * np.arange(len(CLASSES))
+    assert list(halves.loc[0, CLASSES]) == list((got >= thresholds).astype(int))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_other_formats(assets, tmp_path, fmt):
+    root, _ = assets
+    out = tmp_path / f"p.{fmt}"
+    assert main(["predict", str(root / "raw/panoramas/pano_0001.jpg"), "--model", str(root / "model.pt"),
+                 "--thresholds", "none", "--out", str(out), "--quiet"]) == 0
+    frame = pd.read_json(out, lines=True) if fmt == "jsonl" else pd.read_parquet(out)
+    assert len(frame) == 2 and "predicted" in frame.columns
+    assert (tmp_path / f"p_panoramas.{fmt}").is_file()
+
+
+def test_list_files_folders_and_unreadable_inputs(assets, tmp_path, capsys):
+    root, _ = assets
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    listing = tmp_path / "batch.txt"
+    listing.write_text(f"# tonight's batch\n{root / 'raw/panoramas/pano_0002.jpg'}\nbroken.jpg\nmissing.jpg\n")
+    assert len(collect_inputs([str(listing)])) == 3
+    code = main(["predict", str(listing), "--model", str(root / "model.pt"), "--thresholds", "none",
+                 "--out", str(tmp_path / "p.csv"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "missing.jpg" in err
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 2
+
+
+def test_mismatched_thresholds_and_foreign_model_fail_before_work(assets, tmp_path, capsys):
+    root, _ = assets
+    bad = tmp_path / "t.json"
+    bad.write_text(json.dumps({"classes": ["cat"], "thresholds": {"cat": 0.5}}))
+    args = ["predict", str(root / "raw/panoramas"), "--out", str(tmp_path / "p.csv"), "--quiet"]
+    assert main(args + ["--model", str(root / "model.pt"), "--thresholds", str(bad)]) == 1
+    assert "classes ['cat']" in capsys.readouterr().err
+    ckpt = torch.load(root / "model.pt", weights_only=False)
+    ckpt["version"] = 0
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert main(args + ["--model", str(tmp_path / "old.pt"), "--thresholds", "none"]) == 1
+    assert "version 0" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("head", ["fc", "csra", "mldecoder"])
+def test_onnx_export_matches_pytorch(tmp_path, head):
+    torch.manual_seed(1)
+    cfg = {"name": "test_resnet", "img_size": 64}
+    options = {"mldecoder": {"decoder_embedding": 64}}.get(head, {})
+    model = build_model(cfg, head, options, len(CLASSES)).eval()
+    torch.save(checkpoint_payload(model, model_cfg=cfg, head_options=options, classes=CLASSES,
+                                  data_cfg=data_config(model, 64)), tmp_path / "model.pt")
+    out = tmp_path / "model.onnx"
+    assert main(["export", "--model", str(tmp_path / "model.pt"), "--out", str(out)]) == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["classes"] == CLASSES
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for batch in (1, 5):  # dynamic batch
+        x = torch.randn(batch, 3, 64, 64)
+        with torch.no_grad():
+            expected = torch.sigmoid(model(x)).numpy()
+        got = session.run(None, {"images": x.numpy()})[0]
+        assert got.shape == (batch, len(CLASSES))
+        assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_module_entry_point(assets, tmp_path):
+    root, _ = assets
+    out = subprocess.run([sys.executable, "-m", "pano360", "predict", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--thresholds" in out.stdout
