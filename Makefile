@@ -33,3 +33,4 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/split_throughput.py
 	$(PY) bench/partition_speed.py
+	$(PY) bench/train_throughput.py

@@ -172,6 +172,9 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
     t_cfg, m_cfg = cfg["train"], cfg["model"]
     head = cfg["head"]
     head_options = dict((cfg.get("heads") or {}).get(head) or {})
+    # lr_mult is a training setting of the head, not a constructor option: the head's
+    # parameters learn at train.lr × lr_mult (ML-Decoder's attention needs a gentler rate).
+    head_lr_mult = float(head_options.pop("lr_mult", 1.0))
     rank, world, device = setup_distributed(t_cfg.get("backend"))
     main = rank == 0
     seed_everything(int(t_cfg["seed"]) + rank)
@@ -216,7 +219,7 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
     warmup = int(round(float(t_cfg.get("warmup_epochs", 0)) * steps_per_epoch))
     lr = float(t_cfg["lr"])
     optimizer = torch.optim.AdamW(
-        param_groups(model, float(t_cfg["weight_decay"]), lr, float(t_cfg.get("head_lr_mult", 1.0))),
+        param_groups(model, float(t_cfg["weight_decay"]), lr, head_lr_mult),
         lr=lr, betas=(0.9, 0.999))
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     loss_fn = build_loss(t_cfg.get("loss", "bce"), len(classes), **(t_cfg.get("loss_options") or {}))

@@ -2,6 +2,7 @@
 repro, no-op repro, exp run -S head=…, threshold-only changes, metrics diff, queued
 experiments for all heads, push/pull through a local remote."""
 import json
+import sys
 import time
 
 import pandas as pd
@@ -51,6 +52,20 @@ def test_repro_builds_everything_then_nothing(project):
         assert (project.path / f"plots/{png}.png").stat().st_size > 5000
     project.commit("baseline results")
     assert ran(project.dvc("repro").stdout) == set()
+
+
+def test_predict_reproduces_evaluate_on_test_panoramas(project):
+    test = pd.read_csv(project.path / "data/predictions/test.csv")
+    listing = project.path / "test_panoramas.txt"
+    listing.write_text("".join(f"data/raw/panoramas/{p}.jpg\n" for p in sorted(set(test["panorama"]))))
+    project.run(sys.executable, "-m", "pano360", "predict", str(listing), "--model", "models/model.pt",
+                "--thresholds", "models/thresholds.json", "--out", "predict_out.csv", "--quiet")
+    listing.unlink()
+    got = pd.read_csv(project.path / "predict_out.csv").set_index("image").loc[test["image"]]
+    (project.path / "predict_out.csv").unlink()
+    (project.path / "predict_out_panoramas.csv").unlink()
+    for column in test.columns[2:]:
+        assert (got[column].to_numpy() == test[column].to_numpy()).all(), column
 
 
 def test_exp_run_head_reruns_model_stages_only(project):

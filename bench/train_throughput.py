@@ -1,0 +1,136 @@
+"""Training-loop benchmarks (figures go to BENCHMARKS.md):
+
+1. real loop / in-memory: images/s of pano360.train.train on the demo halves (real JPEG
+   decoding + augmentation) divided by images/s of the same model, batch and optimiser on
+   tensors already in memory;
+2. data loading on 4096×4096 half JPEGs, with and without reduced-size (draft) decoding;
+3. each head's added cost as a share of the backbone's training-step time, SwinV2-T 256.
+
+    python bench/train_throughput.py [--epochs 2] [--skip-heads]
+
+Run from the repo root after `make demo` (it reads data/processed and data/interim/halves).
+"""
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+from pano360.data import HalfImages, build_transform, open_rgb
+from pano360.heads import build_head
+from pano360.model import build_model, data_config
+from pano360.train import Paths, train
+
+
+def real_vs_memory(epochs: int) -> None:
+    params = yaml.safe_load(open("params.yaml"))
+    cfg = {"head": params["head"], "heads": params["heads"], "model": params["model"],
+           "train": dict(params["train"], epochs=epochs, early_stop_patience=0, monitor_system=False)}
+    out = Path(tempfile.mkdtemp())
+    paths = Paths("data/processed/train.csv", "data/processed/val.csv", "data/interim/halves",
+                  best=str(out / "m.pt"), last=str(out / "l.pt"), resume_dir=str(out / "r"), live_dir=str(out / "live"))
+    train(cfg, paths, show_progress=False)
+    import json
+    rows = (out / "live/plots/metrics/train/images_per_s.tsv").read_text().strip().splitlines()[1:]
+    real = max(float(r.split("\t")[-1]) for r in rows)  # best epoch: excludes first-epoch warm-up noise
+
+    torch.manual_seed(0)
+    options = {k: v for k, v in (cfg["heads"].get(cfg["head"]) or {}).items() if k != "lr_mult"}
+    model = build_model(cfg["model"], cfg["head"], options, 8)
+    size = data_config(model, cfg["model"].get("img_size"))["input_size"][-1]
+    batch = int(cfg["train"]["batch_size"])
+    x, y = torch.randn(batch, 3, size, size), (torch.rand(batch, 8) > 0.7).float()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    steps, t0 = 0, None
+    for i in range(13):
+        if i == 3:
+            t0 = time.perf_counter()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    memory = 10 * batch / (time.perf_counter() - t0)
+    print(f"| demo config {cfg['model']['name']}@{size}, head {cfg['head']}, batch {batch} | "
+          f"{real:.1f} | {memory:.1f} | {real / memory:.2f} |")
+
+
+def loading_4k(count: int = 6) -> None:
+    work = Path(tempfile.mkdtemp())
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    img = Image.fromarray(base).resize((4096, 4096), Image.BICUBIC)
+    for i in range(count):
+        img.rotate(i * 7).save(work / f"h{i}_left.jpg", quality=90)
+    cfg = {"input_size": [3, 256, 256], "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic"}
+    tf = build_transform(cfg, True)
+    import pandas as pd
+    frame = pd.DataFrame({"image": [f"h{i}_left.jpg" for i in range(count)], "panorama": "p", "a": 1})
+    results = {}
+    for label, decode in (("full decode", None), ("reduced decode (draft)", 320)):
+        ds = HalfImages(frame, work, ["a"], tf, decode)
+        ds[0]
+        t0 = time.perf_counter()
+        for _ in range(2):
+            for i in range(count):
+                ds[i]
+        results[label] = 2 * count / (time.perf_counter() - t0)
+    full, fast = results["full decode"], results["reduced decode (draft)"]
+    print(f"| 4096x4096 half JPEGs -> 256 px, 1 process | {full:.2f} | {fast:.2f} | {fast / full:.1f}x |")
+
+
+def head_costs(batch: int = 4) -> None:
+    torch.manual_seed(0)
+    base = {"name": "swinv2_tiny_window8_256", "img_size": 256}
+    x = torch.randn(batch, 3, 256, 256)
+    y = torch.rand(batch, 20)
+
+    def step_time(model, fn):
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        times = []
+        for i in range(4):
+            t0 = time.perf_counter()
+            fn().backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if i:
+                times.append(time.perf_counter() - t0)
+        return min(times)
+
+    rows = []
+    for head, opts in (("fc", {}), ("csra", {"num_heads": 4, "lam": 0.5}), ("mldecoder", {})):
+        model = build_model(base, head, opts, 20).train()
+        with torch.no_grad():
+            tokens = model.tokens(x)
+        tokens = tokens.detach().requires_grad_(True)
+        head_t = step_time(model.head, lambda: torch.nn.functional.binary_cross_entropy_with_logits(
+            model.head(tokens), y))
+        full_t = step_time(model, lambda: torch.nn.functional.binary_cross_entropy_with_logits(model(x), y))
+        rows.append((head, head_t, full_t))
+    for head, head_t, full_t in rows:
+        print(f"| {head} | {head_t * 1000:.1f} | {full_t * 1000:.0f} | {100 * head_t / (full_t - head_t):.2f} % |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--skip-heads", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print("| config | real loop img/s | in-memory img/s | ratio |\n|---|---|---|---|")
+    real_vs_memory(args.epochs)
+    print("\n| data | full decode img/s | reduced decode img/s | speed-up |\n|---|---|---|---|")
+    loading_4k()
+    if not args.skip_heads:
+        print("\nSwinV2-T 256, batch 4, 20 classes, CPU training step (fwd+bwd+AdamW)")
+        print("| head | head step ms | backbone+head step ms | head cost / backbone |\n|---|---|---|---|")
+        head_costs()
+
+
+if __name__ == "__main__":
+    main()
