@@ -4,8 +4,6 @@ has it; its score is the max of the halves, exactly as the evaluate stage aggreg
 from __future__ import annotations
 
 import io
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from .model import load_checkpoint
 from .naming import DEFAULT_PATTERN, half_name
 from .panorama import IMAGE_SUFFIXES, encode_halves
 from .progress import progress
+from .thresholds import ThresholdsFileError, read_thresholds_file
 from .train import autocast_dtype
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -54,20 +53,6 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return unique
 
 
-def load_thresholds(path, classes: list[str]) -> np.ndarray:
-    try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        thresholds = spec["thresholds"]
-    except FileNotFoundError:
-        raise PredictError(f"thresholds file {path} does not exist") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PredictError(f"{path} is not a pano360 thresholds file ({exc})") from None
-    if spec.get("classes") != classes or set(thresholds) != set(classes):
-        raise PredictError(f"{path} holds thresholds for classes {spec.get('classes') or sorted(thresholds)}, "
-                           f"but the model predicts {classes}; use the thresholds tuned for this model")
-    return np.array([thresholds[c] for c in classes], dtype=float)
-
-
 class _Halves(Dataset):
     def __init__(self, halves: list[bytes], transform, size: int):
         self.halves, self.transform, self.size = halves, transform, size
@@ -93,7 +78,10 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batc
     device = default_device()
     model, ckpt = load_checkpoint(model_path, map_location=device)  # errors before any work
     classes = ckpt["classes"]
-    thresholds = load_thresholds(thresholds_path, classes) if thresholds_path else np.full(len(classes), 0.5)
+    try:
+        thresholds = read_thresholds_file(thresholds_path, classes) if thresholds_path else np.full(len(classes), 0.5)
+    except ThresholdsFileError as exc:
+        raise PredictError(str(exc)) from None
     model.to(device)
     data_cfg = ckpt["data_config"]
     transform, size = build_transform(data_cfg, False), decode_size(data_cfg)

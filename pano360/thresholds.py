@@ -371,3 +371,27 @@ def f1_curves(probs, targets) -> list[dict]:
         curves.append({"class": c, "support": n_pos, "thresholds": s[::-1].copy(),
                        "f1": _f1_at_cuts(tp, fp, n_pos)[::-1].copy()})
     return curves
+
+
+class ThresholdsFileError(ValueError):
+    pass
+
+
+def read_thresholds_file(path, classes: list[str]) -> np.ndarray:
+    """Thresholds from ``models/thresholds.json`` in the model's class order; a file tuned for
+    other classes is an error, never a silent mis-assignment."""
+    import json
+    from pathlib import Path
+
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        thresholds = spec["thresholds"]
+    except FileNotFoundError:
+        raise ThresholdsFileError(f"thresholds file {path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ThresholdsFileError(f"{path} is not a pano360 thresholds file ({exc})") from None
+    if spec.get("classes") != classes or set(thresholds) != set(classes):
+        raise ThresholdsFileError(
+            f"{path} holds thresholds for classes {spec.get('classes') or sorted(thresholds)}, but the "
+            f"model predicts {classes}; use the thresholds tuned for this model (dvc repro tune_thresholds)")
+    return np.array([thresholds[c] for c in classes], dtype=float)

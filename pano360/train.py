@@ -152,7 +152,7 @@ def start_live(live_dir: str, params: dict, monitor_system: bool):
     live = Live(dir=live_dir, dvcyaml=False, save_dvc_exp=False, report=None,
                 monitor_system=False)
     if monitor_system:
-        live.monitor_system(interval=0.5, num_samples=2)
+        live.monitor_system(interval=0.1, num_samples=10)  # one aggregated point per second
     live.log_params(params)
     return live
 

@@ -1,6 +1,5 @@
 """DVC stage evaluate: test-split metrics at the tuned thresholds (and at 0.5), plots, predictions."""
 import argparse
-import json
 import sys
 
 import numpy as np
@@ -12,14 +11,7 @@ from pano360.metrics import multilabel_metrics, panorama_level, per_class_table
 from pano360.model import CheckpointError
 from pano360.inference import split_probabilities
 from pano360.plots import evaluation as plots
-
-
-def load_thresholds(path: str, classes: list[str]) -> np.ndarray:
-    spec = json.loads(open(path, encoding="utf-8").read())
-    if spec.get("classes") != classes:
-        raise ValueError(f"{path} was tuned for classes {spec.get('classes')}, the model has {classes}; "
-                         "rerun tune_thresholds (dvc repro)")
-    return np.array([spec["thresholds"][c] for c in classes], dtype=float)
+from pano360.thresholds import read_thresholds_file
 
 
 def main() -> int:
@@ -35,7 +27,7 @@ def main() -> int:
     frame, _ = read_split(args.test)
     try:
         probs, targets, classes = split_probabilities(args.model, frame, args.images, desc="test")
-        thresholds = load_thresholds(args.thresholds, classes)
+        thresholds = read_thresholds_file(args.thresholds, classes)
     except (CheckpointError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
