@@ -327,7 +327,7 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
                   f"({record['train/images_per_s']:.1f} img/s)", flush=True)
             _save_resume(resume_path, model, optimizer, scaler, ema, epoch, step, best, bad_epochs,
                          history, best_state, generator)
-        stop = torch.tensor([1 if (main and patience and bad_epochs >= patience) else 0])
+        stop = torch.tensor([1 if (main and patience and bad_epochs >= patience and epoch + 1 < epochs) else 0])
         if world > 1:
             dist.broadcast(stop, 0)
         epoch_bar.update()
