@@ -40,7 +40,7 @@ def mean_abs_diff(src_dir: Path, out_dir: Path, suffix: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--count", type=int, default=6)
+    ap.add_argument("--count", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pano360-bench-"))

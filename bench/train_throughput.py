@@ -35,7 +35,6 @@ def real_vs_memory(epochs: int) -> None:
     paths = Paths("data/processed/train.csv", "data/processed/val.csv", "data/interim/halves",
                   best=str(out / "m.pt"), last=str(out / "l.pt"), resume_dir=str(out / "r"), live_dir=str(out / "live"))
     train(cfg, paths, show_progress=False)
-    import json
     rows = (out / "live/plots/metrics/train/images_per_s.tsv").read_text().strip().splitlines()[1:]
     real = max(float(r.split("\t")[-1]) for r in rows)  # best epoch: excludes first-epoch warm-up noise
 
@@ -53,8 +52,10 @@ def real_vs_memory(epochs: int) -> None:
             t0 = time.perf_counter()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # the same step as the loop's
         opt.step()
         opt.zero_grad(set_to_none=True)
+        loss.item()
     memory = 10 * batch / (time.perf_counter() - t0)
     print(f"| demo config {cfg['model']['name']}@{size}, head {cfg['head']}, batch {batch} | "
           f"{real:.1f} | {memory:.1f} | {real / memory:.2f} |")

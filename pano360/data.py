@@ -57,24 +57,50 @@ class HalfImages(Dataset):
     """Half images of one split with their 0/1 targets (float tensor, classes in order)."""
 
     def __init__(self, frame: pd.DataFrame, image_dir: str | os.PathLike, classes: list[str],
-                 transform, decode_size: int | None = None):
+                 transform, decode_size: int | None = None, cache_size: int | None = None):
+        """``cache_size``: keep each decoded half in memory, resized to this square size, so
+        later epochs skip decoding. Only when the transform's first step resizes the whole
+        image to that size anyway (no random crop): the pixels are then identical."""
         missing = [c for c in classes if c not in frame.columns]
         if missing:
             raise ValueError(f"split table lacks class column(s) {missing}")
         self.paths = [Path(image_dir) / name for name in frame["image"]]
         self.images = list(frame["image"])
-        self.targets = torch.as_tensor(frame[classes].to_numpy(dtype=np.float32))
+        self.targets = torch.from_numpy(frame[classes].to_numpy(dtype=np.float32, copy=True))
         self.transform = transform
         self.decode_size = decode_size
+        self.cache_size = cache_size
+        self.cache: dict[int, Image.Image] = {}
+        self.resample = Image.Resampling.BICUBIC
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        image = open_rgb(self.paths[i], self.decode_size)
+        image = self.cache.get(i)
+        if image is None:
+            image = open_rgb(self.paths[i], self.decode_size)
+            if self.cache_size:
+                image = image.resize((self.cache_size, self.cache_size), self.resample)
+                self.cache[i] = image
         return self.transform(image), self.targets[i]
 
 
 def read_split(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
     frame = pd.read_csv(path, dtype={"image": str, "panorama": str})
     return frame, class_columns(frame)
+
+
+def cache_size_for(data_config: dict, augment: dict | None, n_images: int, setting="auto",
+                   limit_gb: float = 2.0) -> int | None:
+    """Image size to cache decoded halves at, or None. ``auto`` caches when the whole split
+    fits in ``limit_gb`` and training does not random-crop (see HalfImages)."""
+    augment = augment or {}
+    whole = [float(v) for v in augment.get("scale", (1, 1))] == [1.0, 1.0] and \
+        [float(v) for v in augment.get("ratio", (1, 1))] == [1.0, 1.0]
+    if setting is False or not whole or data_config.get("interpolation", "bicubic") != "bicubic":
+        return None
+    size = int(data_config["input_size"][-1])
+    if setting == "auto" and n_images * size * size * 3 > limit_gb * 2**30:
+        return None
+    return size

@@ -54,30 +54,38 @@ def open_upright(path: str | os.PathLike) -> tuple[Image.Image, dict]:
 
     Returns the image and the encoder settings that keep its quality when re-saved.
     """
-    with Image.open(path) as src:
+    # Not a `with` block: the image must stay usable after this returns (no copy of an 8K
+    # image just to detach it); Pillow releases the file once load() has read it.
+    src = Image.open(path)
+    try:
         src.load()
-        fmt = src.format
-        save = {"format": fmt}
-        if src.info.get("icc_profile"):
-            save["icc_profile"] = src.info["icc_profile"]
-        if fmt == "JPEG":
-            save["qtables"] = src.quantization
-            sampling = JpegImagePlugin.get_sampling(src)
-            if sampling >= 0:
-                save["subsampling"] = sampling
-        elif fmt == "WEBP":
-            save["lossless"] = True
-            save["quality"] = 100
-        elif fmt == "TIFF":
-            compression = src.info.get("compression", "raw")
-            # Lossy TIFF compressions (JPEG-in-TIFF) cannot be re-used losslessly.
-            save["compression"] = "tiff_lzw" if compression in ("jpeg", "tiff_jpeg") else compression
-        image = ImageOps.exif_transpose(src)
-        exif = image.getexif()
-        if ORIENTATION_TAG in exif:
-            exif[ORIENTATION_TAG] = 1
-        if len(exif):
-            save["exif"] = exif.tobytes()
+    except Exception:
+        src.close()
+        raise
+    fmt = src.format
+    save = {"format": fmt}
+    if src.info.get("icc_profile"):
+        save["icc_profile"] = src.info["icc_profile"]
+    if fmt == "JPEG":
+        save["qtables"] = src.quantization
+        sampling = JpegImagePlugin.get_sampling(src)
+        if sampling >= 0:
+            save["subsampling"] = sampling
+    elif fmt == "WEBP":
+        save["lossless"] = True
+        save["quality"] = 100
+    elif fmt == "TIFF":
+        compression = src.info.get("compression", "raw")
+        # Lossy TIFF compressions (JPEG-in-TIFF) cannot be re-used losslessly.
+        save["compression"] = "tiff_lzw" if compression in ("jpeg", "tiff_jpeg") else compression
+    exif = src.getexif()
+    # exif_transpose copies the whole image even when nothing turns: only call it if needed
+    image = ImageOps.exif_transpose(src) if exif.get(ORIENTATION_TAG, 1) != 1 else src
+    exif = image.getexif()
+    if ORIENTATION_TAG in exif:
+        exif[ORIENTATION_TAG] = 1
+    if len(exif) and fmt != "TIFF":  # a TIFF's "EXIF" is its own IFD (size, strips): not copied
+        save["exif"] = exif.tobytes()
     return image, save
 
 

@@ -24,7 +24,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .data import HalfImages, build_transform, read_split
+from .data import HalfImages, build_transform, cache_size_for, read_split
 from .io import atomic_path, write_json
 from .losses import build_loss
 from .metrics import average_precision
@@ -190,9 +190,12 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
     data_cfg = data_config(model, m_cfg.get("img_size"))
     size = data_cfg["input_size"][-1]
     decode = int(size * 1.25) if t_cfg.get("reduced_decode", True) else None
+    cache = t_cfg.get("cache_images", "auto")
     train_set = HalfImages(train_frame, paths.image_dir, classes,
-                           build_transform(data_cfg, True, t_cfg.get("augment")), decode)
-    val_set = HalfImages(val_frame, paths.image_dir, classes, build_transform(data_cfg, False), decode)
+                           build_transform(data_cfg, True, t_cfg.get("augment")), decode,
+                           cache_size_for(data_cfg, t_cfg.get("augment"), len(train_frame), cache))
+    val_set = HalfImages(val_frame, paths.image_dir, classes, build_transform(data_cfg, False), decode,
+                         cache_size_for(data_cfg, None, len(val_frame), cache))
 
     channels_last = device.type == "cuda" and t_cfg.get("channels_last", True)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
