@@ -18,6 +18,9 @@ from torch.utils.data import Dataset
 from .partition import class_columns
 
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
+# timm/torchvision interpolation names → the PIL filter their transforms use on PIL images
+PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+               "nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
 
 
 def open_rgb(path: str | os.PathLike, min_size: int | None = None) -> Image.Image:
@@ -57,7 +60,8 @@ class HalfImages(Dataset):
     """Half images of one split with their 0/1 targets (float tensor, classes in order)."""
 
     def __init__(self, frame: pd.DataFrame, image_dir: str | os.PathLike, classes: list[str],
-                 transform, decode_size: int | None = None, cache_size: int | None = None):
+                 transform, decode_size: int | None = None, cache_size: int | None = None,
+                 interpolation: str = "bicubic"):
         """``cache_size``: keep each decoded half in memory, resized to this square size, so
         later epochs skip decoding. Only when the transform's first step resizes the whole
         image to that size anyway (no random crop): the pixels are then identical."""
@@ -71,7 +75,7 @@ class HalfImages(Dataset):
         self.decode_size = decode_size
         self.cache_size = cache_size
         self.cache: dict[int, Image.Image] = {}
-        self.resample = Image.Resampling.BICUBIC
+        self.resample = PIL_FILTERS[interpolation]  # the filter the transform would resize with
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -98,7 +102,7 @@ def cache_size_for(data_config: dict, augment: dict | None, n_images: int, setti
     augment = augment or {}
     whole = [float(v) for v in augment.get("scale", (1, 1))] == [1.0, 1.0] and \
         [float(v) for v in augment.get("ratio", (1, 1))] == [1.0, 1.0]
-    if setting is False or not whole or data_config.get("interpolation", "bicubic") != "bicubic":
+    if setting is False or not whole or data_config.get("interpolation", "bilinear") not in PIL_FILTERS:
         return None
     size = int(data_config["input_size"][-1])
     if setting == "auto" and n_images * size * size * 3 > limit_gb * 2**30:

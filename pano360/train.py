@@ -191,11 +191,12 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
     size = data_cfg["input_size"][-1]
     decode = int(size * 1.25) if t_cfg.get("reduced_decode", True) else None
     cache = t_cfg.get("cache_images", "auto")
+    interp = data_cfg["interpolation"]
     train_set = HalfImages(train_frame, paths.image_dir, classes,
                            build_transform(data_cfg, True, t_cfg.get("augment")), decode,
-                           cache_size_for(data_cfg, t_cfg.get("augment"), len(train_frame), cache))
+                           cache_size_for(data_cfg, t_cfg.get("augment"), len(train_frame), cache), interp)
     val_set = HalfImages(val_frame, paths.image_dir, classes, build_transform(data_cfg, False), decode,
-                         cache_size_for(data_cfg, None, len(val_frame), cache))
+                         cache_size_for(data_cfg, None, len(val_frame), cache), interp)
 
     channels_last = device.type == "cuda" and t_cfg.get("channels_last", True)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)

@@ -30,12 +30,15 @@ def test_reduced_decoding_keeps_at_least_the_requested_size(halves):
     assert full.size == (256, 256) and min(small.size) >= 80 and small.size[0] < 256
 
 
+@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
 @pytest.mark.parametrize("train", [False, True])
-def test_cached_halves_give_identical_tensors(halves, train):
+def test_cached_halves_give_identical_tensors(halves, train, interpolation):
     folder, frame = halves
-    transform = build_transform(CFG, train, AUG)
+    cfg = {**CFG, "interpolation": interpolation}
+    transform = build_transform(cfg, train, AUG)
     plain = HalfImages(frame, folder, ["a", "b"], transform, 80)
-    cached = HalfImages(frame, folder, ["a", "b"], transform, 80, cache_size_for(CFG, AUG, len(frame)))
+    cached = HalfImages(frame, folder, ["a", "b"], transform, 80, cache_size_for(cfg, AUG, len(frame)),
+                        interpolation)
     for i in range(len(frame)):
         cached[i]  # fill the cache
         random.seed(i), torch.manual_seed(i)
