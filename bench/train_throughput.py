@@ -21,8 +21,7 @@ import torch
 import yaml
 from PIL import Image
 
-from pano360.data import HalfImages, build_transform, open_rgb
-from pano360.heads import build_head
+from pano360.data import HalfImages, build_transform
 from pano360.model import build_model, data_config
 from pano360.train import Paths, train
 

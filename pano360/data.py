@@ -69,7 +69,6 @@ class HalfImages(Dataset):
         if missing:
             raise ValueError(f"split table lacks class column(s) {missing}")
         self.paths = [Path(image_dir) / name for name in frame["image"]]
-        self.images = list(frame["image"])
         self.targets = torch.from_numpy(frame[classes].to_numpy(dtype=np.float32, copy=True))
         self.transform = transform
         self.decode_size = decode_size

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from .data import HalfImages, build_transform, cache_size_for, read_split
-from .io import atomic_path, write_json
+from .io import atomic_path
 from .losses import build_loss
 from .metrics import average_precision
 from .model import build_model, checkpoint_payload, data_config

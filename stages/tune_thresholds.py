@@ -2,7 +2,6 @@
 import argparse
 import sys
 
-import numpy as np
 
 from pano360.data import read_split
 from pano360.io import write_csv, write_json
