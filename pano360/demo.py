@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import json
 import sys
 from collections.abc import Callable
@@ -70,6 +71,26 @@ class _Painter:
     def __call__(self, shape: str, xy, fill: Colour, **kwargs) -> None:
         getattr(self._rgb, shape)(xy, fill=fill, **kwargs)
         getattr(self._ids, shape)(xy, fill=self.object_id, **kwargs)
+
+
+# The generator must write the same bytes on every machine. Pixel values are therefore
+# computed from basic float operations only (IEEE-exact everywhere) and 8-bit resampling
+# (integer arithmetic in Pillow); the few transcendental values are computed one by one with
+# Python's math and rounded to a 2**-20 grid: numpy's vectorised sin/cos/pow take
+# CPU-specific code paths (AVX-512, AVX2, NEON) whose last-bit differences once changed a
+# few pixels between machines.
+
+_GRID = float(2 ** 20)
+
+
+def _sin(values) -> np.ndarray:
+    return np.array([round(math.sin(float(v)) * _GRID) for v in np.ravel(values)], float).reshape(
+        np.shape(values)) / _GRID
+
+
+def _cos(values) -> np.ndarray:
+    return np.array([round(math.cos(float(v)) * _GRID) for v in np.ravel(values)], float).reshape(
+        np.shape(values)) / _GRID
 
 
 def _jitter(rng: np.random.Generator, base: Colour, spread: float = 18) -> Colour:
@@ -238,18 +259,21 @@ def _background(rng, width: int, height: int) -> tuple[Image.Image, int]:
 
     sky = np.linspace(0, 1, horizon, dtype=np.float32)[:, None]
     rows = height - horizon
-    texture = sum(  # two octaves of smoothed value noise
-        np.asarray(Image.fromarray(rng.random((max(2, rows // cell), width // cell), np.float32))
-                   .resize((width, rows), Image.Resampling.BICUBIC)) * weight
+    # Two octaves of smoothed value noise. 8-bit images: Pillow resamples them in integer
+    # fixed-point arithmetic, the same on every CPU.
+    texture = sum(
+        np.asarray(Image.fromarray(rng.integers(0, 256, (max(2, rows // cell), width // cell), np.uint8))
+                   .resize((width, rows), Image.Resampling.BICUBIC), np.float32) * np.float32(weight / 255)
         for cell, weight in ((32, 0.6), (6, 0.4)))
-    haze = 0.5 * (1 - np.linspace(0, 1, rows, dtype=np.float32)[:, None]) ** 3  # fade into the sky
+    fade = 1 - np.linspace(0, 1, rows, dtype=np.float32)[:, None]
+    haze = np.float32(0.5) * fade * fade * fade  # fade into the sky
     shade = (0.8 + 0.4 * texture) * (1 - haze)
 
     # Hills: whole periods across the width, so they join up where the panorama wraps.
     x = np.arange(width) / width * 2 * np.pi
     crest = np.zeros(width)
     for k in rng.choice(np.arange(2, 9), 3, replace=False):
-        crest += rng.uniform(0.2, 1) * np.sin(k * x + rng.uniform(0, 2 * np.pi))
+        crest += rng.uniform(0.2, 1) * _sin(k * x + rng.uniform(0, 2 * np.pi))
     crest = horizon - height * rng.uniform(0.02, 0.06) * (1.5 + crest / 2.5)
     hills = np.arange(horizon)[:, None] >= crest[None, :]
 
@@ -283,7 +307,7 @@ def _clutter(draw: ImageDraw.ImageDraw, rng, width: int, height: int, horizon: i
         cx, cy = rng.uniform(r, width - r), rng.uniform(horizon + r, height - r)
         angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
         stone = int(rng.uniform(90, 160))
-        draw.polygon([(cx + r * np.cos(a), cy + 0.6 * r * np.sin(a)) for a in angles],
+        draw.polygon([(cx + r * c, cy + 0.6 * r * s) for c, s in zip(_cos(angles), _sin(angles))],
                      fill=(stone, stone - 5, stone - 12))
     for _ in range(rng.integers(20, 60)):
         gx, gy = rng.uniform(0, width), rng.uniform(horizon, height)
@@ -376,7 +400,7 @@ def _panorama(seed: int, index: int, width: int) -> tuple[Image.Image, list[_Obj
     # Light: overall gain and tint, a brighter side towards the sun (continuous across the
     # wrap), and grey sensor grain.
     gain = rng.uniform(0.7, 1.15) * rng.uniform(0.9, 1.1, 3)
-    sun = 1 + rng.uniform(0, 0.2) * np.cos(2 * np.pi * (np.arange(width) / width - rng.random()))
+    sun = 1 + rng.uniform(0, 0.2) * _cos(2 * np.pi * (np.arange(width) / width - rng.random()))
     grain = (rng.random((height, width), np.float32) - 0.5) * np.float32(rng.uniform(6, 16))
     lit = []
     for c, channel in enumerate(image.split()):

@@ -210,3 +210,44 @@ def test_runs_as_a_module(tmp_path):
     assert "share of halves" in result.stdout
     assert (tmp_path / "panoramas/pano_0000.jpg").is_file()
     assert len(read_rows(tmp_path)) == 2
+
+
+# ---------------------------------------------------------------- the same bytes on every machine
+
+def _digest(folder: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+# sha256 of `python -m pano360.demo OUT --count 40` (the demo's first 40 panoramas and their
+# labels), as written on x86-64.
+PINNED_40 = "209ecbb0ac6a6b3e7f08ce6bd9611e9b8f16a77b90d7a6ced9e3e1643a15827d"
+
+
+@pytest.mark.parametrize("disabled", ["", "X86_V4 AVX512_ICL", "X86_V3 X86_V4 AVX512_ICL"])
+def test_output_does_not_depend_on_the_cpu_features_numpy_uses(tmp_path, disabled):
+    """numpy picks SIMD code paths per CPU (AVX-512 here, AVX2 or NEON elsewhere); with the
+    same bytes whatever it picks, a fresh clone on another machine reproduces data/raw.dvc."""
+    env = dict(__import__("os").environ, NPY_DISABLE_CPU_FEATURES=disabled)
+    out = subprocess.run([sys.executable, "-m", "pano360.demo", str(tmp_path / "d"), "--count", "40"],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert _digest(tmp_path / "d") == PINNED_40
+
+
+@pytest.mark.slow
+def test_make_demo_regenerates_exactly_the_committed_data_raw_dvc(tmp_path, env):
+    """`make demo` on a fresh clone generates data/raw and runs `dvc add`: data/raw.dvc must
+    come out unchanged, or every stage's results would differ from the README's."""
+    import yaml
+    root = Path(__file__).resolve().parents[1]
+    committed = yaml.safe_load((root / "data/raw.dvc").read_text())["outs"][0]
+    for args in (["git", "init", "-q"], ["dvc", "init", "-q"],
+                 [sys.executable, "-m", "pano360.demo", "data/raw"], ["dvc", "add", "-q", "data/raw"]):
+        out = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+    fresh = yaml.safe_load((tmp_path / "data/raw.dvc").read_text())["outs"][0]
+    assert (fresh["md5"], fresh["nfiles"], fresh["size"]) == (committed["md5"], committed["nfiles"], committed["size"])
