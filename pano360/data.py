@@ -6,21 +6,53 @@ Lives in an importable module (not a stage script) so DataLoader workers started
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
+
+from typing import Annotated, Optional
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from pydantic import Field, NonNegativeFloat, field_validator
 from timm.data import create_transform
 from torch.utils.data import Dataset
 
+from .params import Section
 from .partition import class_columns
 
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
 # timm/torchvision interpolation names → the PIL filter their transforms use on PIL images
 PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
                "nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class DataError(RuntimeError):
+    """An image the pipeline needs cannot be read; the message names it and what to do."""
+
+
+class AugmentParams(Section):
+    """params.yaml ``train.augment``: training-time augmentation (timm's transform factory)."""
+    # random-resized-crop: area share and aspect range; [1, 1] keeps the whole half (a crop
+    # can cut a labelled object out of the half while its label stays)
+    scale: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)]] = (1.0, 1.0)
+    ratio: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (1.0, 1.0)
+    # horizontal flip: off unless your classes look the same mirrored (arrows, text do not)
+    hflip: Probability = 0.0
+    color_jitter: NonNegativeFloat = 0.2
+    auto_augment: Optional[str] = None       # timm spec, e.g. rand-m9-mstd0.5
+    random_erasing: Probability = 0.0
+
+    @field_validator("scale", "ratio")
+    @classmethod
+    def _ordered(cls, value):
+        if value[0] > value[1]:
+            raise ValueError(f"must be [low, high] with low <= high, got {list(value)}")
+        return value
 
 
 def open_rgb(path: str | os.PathLike, min_size: int | None = None) -> Image.Image:
@@ -35,7 +67,7 @@ def open_rgb(path: str | os.PathLike, min_size: int | None = None) -> Image.Imag
         return img.convert("RGB")
 
 
-def build_transform(data_config: dict, train: bool, augment: dict | None = None):
+def build_transform(data_config: dict, train: bool, augment: AugmentParams | dict | None = None):
     """timm's transform for the backbone's data config (size, mean/std, interpolation).
 
     Training adds random-resized-crop (``scale``/``ratio``), horizontal flip and colour
@@ -46,22 +78,24 @@ def build_transform(data_config: dict, train: bool, augment: dict | None = None)
                   mean=data_config["mean"], std=data_config["std"])
     if not train:
         return create_transform(**common, is_training=False, crop_pct=1.0, crop_mode="squash")
-    augment = augment or {}
+    if not isinstance(augment, AugmentParams):
+        augment = AugmentParams.model_validate(augment or {})
     return create_transform(
-        **common, is_training=True,
-        scale=tuple(augment.get("scale", (0.8, 1.0))), ratio=tuple(augment.get("ratio", (0.9, 1.1))),
-        hflip=float(augment.get("hflip", 0.5)), vflip=0.0,
-        color_jitter=float(augment.get("color_jitter", 0.2)),
-        auto_augment=augment.get("auto_augment") or None,
-        re_prob=float(augment.get("random_erasing", 0.0)))
+        **common, is_training=True, scale=augment.scale, ratio=augment.ratio,
+        hflip=augment.hflip, vflip=0.0, color_jitter=augment.color_jitter,
+        auto_augment=augment.auto_augment, re_prob=augment.random_erasing)
 
 
 class HalfImages(Dataset):
-    """Half images of one split with their 0/1 targets (float tensor, classes in order)."""
+    """Half images of one split with their 0/1 targets (float tensor, classes in order).
+
+    Index with ``i`` for a plain transform, or with ``(epoch, i)`` (see ``EpochSampler`` in
+    train.py): the random augmentation is then seeded by ``(seed, epoch, i)`` alone, so it
+    does not depend on the worker, the process rank or what was drawn before."""
 
     def __init__(self, frame: pd.DataFrame, image_dir: str | os.PathLike, classes: list[str],
                  transform, decode_size: int | None = None, cache_size: int | None = None,
-                 interpolation: str = "bicubic"):
+                 interpolation: str = "bicubic", seed: int = 0):
         """``cache_size``: keep each decoded half in memory, resized to this square size, so
         later epochs skip decoding. Only when the transform's first step resizes the whole
         image to that size anyway (no random crop): the pixels are then identical."""
@@ -75,18 +109,37 @@ class HalfImages(Dataset):
         self.cache_size = cache_size
         self.cache: dict[int, Image.Image] = {}
         self.resample = PIL_FILTERS[interpolation]  # the filter the transform would resize with
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int):
+    def image(self, i: int) -> Image.Image:
         image = self.cache.get(i)
         if image is None:
-            image = open_rgb(self.paths[i], self.decode_size)
+            try:
+                image = open_rgb(self.paths[i], self.decode_size)
+            except Exception as exc:
+                raise DataError(f"cannot read half image {self.paths[i]}: {type(exc).__name__}: {exc}; "
+                                f"restore it with `dvc checkout` or re-create the halves with "
+                                f"`dvc repro --force split_images`") from None
             if self.cache_size:
                 image = image.resize((self.cache_size, self.cache_size), self.resample)
                 self.cache[i] = image
-        return self.transform(image), self.targets[i]
+        return image
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            epoch, i = key
+            seed = int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0])
+            python_state = random.getstate()
+            with torch.random.fork_rng(devices=[]):  # timm draws from `random` and torch
+                random.seed(seed)
+                torch.manual_seed(seed)
+                x = self.transform(self.image(i))
+            random.setstate(python_state)
+            return x, self.targets[i]
+        return self.transform(self.image(key)), self.targets[key]
 
 
 def read_split(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
@@ -94,13 +147,13 @@ def read_split(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
     return frame, class_columns(frame)
 
 
-def cache_size_for(data_config: dict, augment: dict | None, n_images: int, setting="auto",
-                   limit_gb: float = 2.0) -> int | None:
+def cache_size_for(data_config: dict, augment: AugmentParams | dict | None, n_images: int,
+                   setting="auto", limit_gb: float = 2.0) -> int | None:
     """Image size to cache decoded halves at, or None. ``auto`` caches when the whole split
     fits in ``limit_gb`` and training does not random-crop (see HalfImages)."""
-    augment = augment or {}
-    whole = [float(v) for v in augment.get("scale", (1, 1))] == [1.0, 1.0] and \
-        [float(v) for v in augment.get("ratio", (1, 1))] == [1.0, 1.0]
+    if not isinstance(augment, AugmentParams):
+        augment = AugmentParams.model_validate(augment or {})
+    whole = tuple(augment.scale) == (1.0, 1.0) and tuple(augment.ratio) == (1.0, 1.0)
     if setting is False or not whole or data_config.get("interpolation", "bilinear") not in PIL_FILTERS:
         return None
     size = int(data_config["input_size"][-1])

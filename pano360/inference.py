@@ -1,5 +1,11 @@
-"""Run a trained checkpoint over half images (used by tune_thresholds, evaluate and predict)."""
+"""Run a model over half images and turn its scores into tables.
+
+Used by training (validation), tune_thresholds, evaluate and ``pano360 predict``; kept apart
+from the training loop so inference never loads it.
+"""
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import pandas as pd
@@ -7,12 +13,51 @@ import torch
 from torch.utils.data import DataLoader
 
 from .data import HalfImages, build_transform
+from .metrics import average_precision
 from .model import load_checkpoint
-from .train import autocast_dtype, predict
+from .progress import progress
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast_dtype(precision: str, device: torch.device):
+    """``auto``: bf16 where the GPU supports it, else fp16 on GPU; fp32 on CPU."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device: torch.device, dtype):
+    return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+
+@torch.no_grad()
+def predict(model, loader, device, amp_dtype=None, desc="predict", show=True):
+    """(probabilities, targets, mean BCE loss) over a loader, in loader order."""
+    model.eval()
+    probs, targets, loss_sum = [], [], 0.0
+    for images, y in progress(loader, desc=desc, unit="batch", disable=not show, leave=False):
+        images = images.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(images)
+        logits = logits.float().cpu()
+        if y.numel():
+            loss_sum += torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, y, reduction="sum").item()
+        probs.append(torch.sigmoid(logits))
+        targets.append(y)
+    p, t = torch.cat(probs).numpy(), torch.cat(targets).numpy()
+    return p, t, loss_sum / max(1, t.size)
+
+
+def mean_ap(targets: np.ndarray, probs: np.ndarray) -> float:
+    """mAP over the classes with positives (NaN when none has any)."""
+    ap = average_precision(targets, probs)
+    return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
 
 
 def decode_size(data_cfg: dict) -> int:
@@ -37,3 +82,22 @@ def split_probabilities(model_path, frame: pd.DataFrame, image_dir, batch_size: 
     probs, targets, _ = predict(model, loader, device, autocast_dtype("auto", device), desc=desc,
                                 show=show_progress)
     return probs.astype(np.float64), targets.astype(np.int64), classes
+
+
+def score_table(ids: pd.DataFrame, probs: np.ndarray, thresholds: np.ndarray, classes: list[str],
+                targets: np.ndarray | None = None) -> pd.DataFrame:
+    """The one table of scores that evaluate and predict write: the identifying columns of
+    ``ids``, ``p_<class>`` probabilities (6 decimals), 0/1 decisions ``<class>``
+    (``probability >= threshold``), ``predicted`` (the decided classes, ``;``-joined) and, when
+    ``targets`` are given, the true labels ``true_<class>``."""
+    out = ids.reset_index(drop=True).copy()
+    decisions = probs >= np.asarray(thresholds)
+    for i, c in enumerate(classes):
+        out[f"p_{c}"] = np.round(probs[:, i], 6)
+    for i, c in enumerate(classes):
+        out[c] = decisions[:, i].astype(int)
+    out["predicted"] = [";".join(c for c, d in zip(classes, row) if d) for row in decisions]
+    if targets is not None:
+        for i, c in enumerate(classes):
+            out[f"true_{c}"] = np.asarray(targets)[:, i].astype(int)
+    return out

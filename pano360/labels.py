@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import io
 import json
 import re
@@ -43,13 +44,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Literal, Optional
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
 
+from pydantic import field_validator
+
 from pano360.naming import DEFAULT_PATTERN, NamingError, half_name, parse_half_name
+from pano360.params import Section, validate_section
 
 FORMATS = ("labelbox_v2", "labelbox_v1", "csv")
 LABEL_CHOICES = ("latest", "first_created", "selected")
@@ -79,7 +83,7 @@ class _Question:
     """A global radio or checklist question of one label, with its ticked options."""
     name: str | None
     value: str | None
-    kind: str  # "radio" | "checklist"
+    kind: str  # "radio" | "checklist" | "text" (free text: never a class)
     answers: tuple[tuple[str | None, str | None], ...]  # (name, value) of each ticked option
 
 
@@ -238,8 +242,9 @@ def _v2_label(where: str, raw: dict, path) -> _Label:
             kind, answers = "checklist", c["checklist_answers"] or []
         elif "radio_answer" in c:
             kind, answers = "radio", [c["radio_answer"]]
-        else:
-            continue  # free text: never a class
+        else:  # free text: never a class, but recorded to describe the export in errors
+            questions.append(_Question(c.get("name"), c.get("value"), "text", ()))
+            continue
         # only the ticked options themselves; their nested "classifications" are sub-questions
         pairs = tuple((a.get("name"), a.get("value")) for a in answers)
         questions.append(_Question(c.get("name"), c.get("value"), kind, pairs))
@@ -322,8 +327,9 @@ def _v1_label(where: str, element: dict, path) -> tuple[_Label, bool]:
             kind, answers = "radio", [answer]
         elif isinstance(answer, list):  # dropdown: several options under the singular key
             kind, answers = "checklist", answer
-        else:
-            continue  # free text
+        else:  # free text
+            questions.append(_Question(c.get("title"), c.get("value"), "text", ()))
+            continue
         pairs = tuple((a.get("title"), a.get("value")) for a in answers)
         questions.append(_Question(c.get("title"), c.get("value"), kind, pairs))
     label = _Label(
@@ -430,7 +436,8 @@ def _read_classes(label: _Label, *, source: str, questions: set[str] | None, mat
     positive, mentioned, read = set(), set(), set()
     if source != "objects":
         for q in label.questions:
-            if questions is not None and q.name not in questions and q.value not in questions:
+            if q.kind == "text" or (questions is not None and q.name not in questions
+                                    and q.value not in questions):
                 continue
             read |= {q.name or q.value} - {None}
             if radio_per_class and q.kind == "radio":
@@ -522,23 +529,102 @@ def _unknown_answers(kept: dict[str, _Label], positive: dict[str, set[str]], cla
     return {cls: len(where) for cls, where in sorted(places.items())}
 
 
-def _check_options(fmt: str, classes, unknown_classes, source, match_on, label_choice,
-                   duplicates, missing_image, name_pattern) -> None:
-    for option, value, allowed in (
-            ("fmt", fmt, ("auto",) + FORMATS), ("unknown_classes", unknown_classes, ("error", "ignore")),
-            ("source", source, SOURCES), ("match_on", match_on, MATCH_FIELDS),
-            ("label_choice", label_choice, LABEL_CHOICES), ("duplicates", duplicates, ("error", "latest")),
-            ("missing_image", missing_image, ("error", "warn"))):
-        if value not in allowed:
-            raise ValueError(f"labels.{option} must be one of {list(allowed)}, got {value!r}")
-    if classes is not None:
+YES_NO_LIKE = frozenset({"yes", "no", "true", "false", "y", "n"})
+
+
+def _export_contents(labels: Iterable[_Label], match_on: str) -> dict[str, list[str]]:
+    """What the kept labels hold, by kind: question names and object (tool) names."""
+    found: dict[str, set[str]] = {"checklist": set(), "radio": set(), "text": set(), "objects": set()}
+    for label in labels:
+        for q in label.questions:
+            found[q.kind].add(q.name or q.value or "?")
+        found["objects"] |= {_class_name(pair, match_on) or "?" for pair in label.objects}
+    return {kind: sorted(names) for kind, names in found.items()}
+
+
+def _describe(contents: dict[str, list[str]]) -> str:
+    parts = [f"{kind} question(s) {_listing(repr(n) for n in names)}" if kind != "objects"
+             else f"objects named {_listing(repr(n) for n in names)}"
+             for kind, names in contents.items() if names]
+    return "; ".join(parts) if parts else "no classifications and no objects"
+
+
+def _check_degenerate(frame: pd.DataFrame, classes: list[str], contents: dict, opts: "LabelsParams",
+                      explicit_classes: bool, path) -> list[str]:
+    """Errors for tables that cannot train a classifier, warnings for suspicious classes."""
+    found = f"the kept labels hold {_describe(contents)}"
+    if not classes:
+        hints = []
+        if contents["objects"] and opts.source == "classifications":
+            hints.append("set labels.source: objects (or both) to use the objects' names as classes")
+        if (contents["checklist"] or contents["radio"]) and opts.source == "objects":
+            hints.append("set labels.source: classifications (or both) to read the questions")
+        if opts.questions is not None:
+            hints.append(f"check labels.questions ({opts.questions})")
+        if contents["text"] and not (contents["checklist"] or contents["radio"]):
+            hints.append("free-text answers are never classes; use a checklist question")
+        raise LabelError(f"{path}: no classes found: {found}. "
+                         + ("; ".join(hints) if hints else "Label at least one class") + ".")
+    if not explicit_classes and not opts.radio_per_class and \
+            {c.casefold() for c in classes} <= YES_NO_LIKE:
+        raise LabelError(
+            f"{path}: the only classes are {classes}: {found}. These look like one yes/no radio "
+            f"question per class; set labels.radio_per_class: true to make each radio question a "
+            f"class (present when answered yes).")
+    values = frame[classes].to_numpy()
+    if len(frame) >= 10 and (values == values[0]).all():
+        positives = [c for c, v in zip(classes, values[0]) if v]
+        raise LabelError(
+            f"{path}: all {len(frame)} labelled halves have the same classes ({positives or 'none'}), "
+            f"so there is nothing to learn: {found}. Check labels.source, labels.questions and "
+            f"labels.radio_per_class.")
+    warnings = []
+    counts = dict(zip(classes, values.sum(axis=0).tolist()))
+    largest = max(counts.values())
+    for cls, n in counts.items():
+        close = [c for c in difflib.get_close_matches(cls, classes, n=3, cutoff=0.8)
+                 if c != cls and counts[c] >= 10 * max(n, 1)]
+        if close:
+            warnings.append(f"class {cls!r} ({n} halves) looks like a misspelling of {close[0]!r} "
+                            f"({counts[close[0]]} halves); fix the answer in LabelBox, or list "
+                            f"labels.classes so that unknown answers are reported")
+        elif n <= 2 and largest >= 100:
+            warnings.append(f"class {cls!r} is ticked on only {n} half(s) while another class has "
+                            f"{largest}; too few to learn or evaluate. If it is a stray answer, "
+                            f"list labels.classes without it (and labels.unknown_classes: ignore)")
+    return warnings
+
+
+class LabelsParams(Section):
+    """params.yaml ``labels``: where the label export is and how to read it (module docstring)."""
+    # A label export file, or a folder holding exactly one of LABEL_FILE_NAMES.
+    file: str = "data/raw"
+    format: Literal["auto", "labelbox_v2", "labelbox_v1", "csv"] = "auto"
+    # None: discover from the export (sorted); or the class columns in a fixed order.
+    classes: Optional[list[str]] = None
+    unknown_classes: Literal["error", "ignore"] = "error"
+    questions: Optional[list[str]] = None
+    source: Literal["classifications", "objects", "both"] = "classifications"
+    match_on: Literal["name", "value"] = "name"
+    label_choice: Literal["latest", "first_created", "selected"] = "latest"
+    statuses: Optional[list[str]] = None
+    project_id: Optional[str] = None
+    missing_image: Literal["error", "warn"] = "error"
+    duplicates: Literal["error", "latest"] = "error"
+    radio_per_class: bool = False
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, classes):
+        if classes is None:
+            return classes
         if not classes or not all(isinstance(c, str) and c for c in classes):
-            raise ValueError(f"labels.classes must be a non-empty list of class names, got {classes!r}")
+            raise ValueError("must be a non-empty list of class names")
         if len(set(classes)) != len(classes):
-            raise ValueError(f"labels.classes lists a class twice: {classes}")
+            raise ValueError(f"lists a class twice: {classes}")
         if set(classes) & set(RESERVED_COLUMNS):
-            raise ValueError(f"labels.classes must not use the names {list(RESERVED_COLUMNS)}")
-    half_name("p", "left", ".jpg", name_pattern)  # raises NamingError for a malformed pattern
+            raise ValueError(f"must not use the names {list(RESERVED_COLUMNS)}")
+        return classes
 
 
 def _check_format_options(fmt: str, path, given: dict[str, bool]) -> None:
@@ -551,49 +637,43 @@ def _check_format_options(fmt: str, path, given: dict[str, bool]) -> None:
                          f"{', '.join('labels.' + b for b in bad)}; remove {'it' if len(bad) == 1 else 'them'}")
 
 
-def load_labels(
-    path, *,
-    fmt: str = "auto",
-    classes: list[str] | None = None,
-    unknown_classes: str = "error",
-    questions: list[str] | None = None,
-    source: str = "classifications",
-    match_on: str = "name",
-    label_choice: str = "latest",
-    statuses: list[str] | None = None,
-    project_id: str | None = None,
-    halves: list[str] | None = None,
-    name_pattern: str = DEFAULT_PATTERN,
-    missing_image: str = "error",
-    duplicates: str = "error",
-    radio_per_class: bool = False,
-) -> LabelTable:
+def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DEFAULT_PATTERN,
+                **options) -> LabelTable:
     """Read the label file at ``path`` into a :class:`LabelTable` (see the module docstring).
 
-    ``fmt``: auto | labelbox_v2 | labelbox_v1 | csv. ``classes``: the class columns, in order;
-    None discovers them from the data (sorted). ``unknown_classes``: error | ignore, for answers
-    outside ``classes``. ``questions``: names or values of the questions to read (None: every
-    global radio/checklist). ``source``: classifications | objects | both. ``match_on``: name |
-    value, the answer field that is the class name. ``label_choice``: latest | first_created |
-    selected. ``statuses``: allowed workflow statuses (case and "_" ignored); None allows all.
-    ``project_id``: the project to read from a multi-project v2 export. ``halves``: names of the
-    half images on disk, None to skip the checks; ``missing_image``: error | warn for labels
-    naming an image not in ``halves``. ``duplicates``: error | latest, for an image with usable
-    labels in several data rows. ``radio_per_class``: each radio question is one class (named by
-    the question), present when the answer is yes/true.
+    ``options`` are :class:`LabelsParams` fields (params.yaml ``labels``; ``file`` is not used
+    here): ``format``: auto | labelbox_v2 | labelbox_v1 | csv. ``classes``: the class columns,
+    in order; None discovers them from the data (sorted). ``unknown_classes``: error | ignore,
+    for answers outside ``classes``. ``questions``: names or values of the questions to read
+    (None: every global radio/checklist). ``source``: classifications | objects | both.
+    ``match_on``: name | value, the answer field that is the class name. ``label_choice``:
+    latest | first_created | selected. ``statuses``: allowed workflow statuses (case and "_"
+    ignored); None allows all. ``project_id``: the project to read from a multi-project v2
+    export. ``missing_image``: error | warn for labels naming an image not in ``halves`` (the
+    names of the half images on disk; None skips the check). ``duplicates``: error | latest,
+    for an image with usable labels in several data rows. ``radio_per_class``: each radio
+    question is one class (named by the question), present when the answer is yes/true.
 
     Options a format cannot honour (``statuses`` on a v1 export, ``questions`` on a CSV, ...)
-    raise a LabelError rather than being ignored; malformed option values raise ValueError.
+    raise a LabelError rather than being ignored; malformed option values raise ParamsError.
+    A degenerate result (no classes, only yes/no classes, every row the same) is a LabelError
+    that describes the export's questions and the option to set; a suspicious one (a class
+    seen once or twice among frequent ones, a name close to a more frequent class) a warning.
 
     ``report`` holds: ``file``, ``format``, ``project_id`` (v2), ``rows_in_file`` (data rows:
     v2 lines, distinct v1 ``DataRow ID``s, CSV lines), ``labels_in_file`` (labels in the read
     project), ``rows_kept``, ``dropped`` / ``dropped_images`` (per reason in DROP_REASONS, so
     that ``rows_in_file == rows_kept + sum(dropped.values())``), ``duplicate_images``,
     ``missing_images``, ``unlabelled_halves``, ``ignored_answers`` (class → halves),
-    ``questions_read``, ``classes``, ``class_counts`` (class → positive halves), ``warnings``.
+    ``questions_read``, ``export_contents`` (question names by kind, object names),
+    ``classes``, ``class_counts`` (class → positive halves), ``warnings``.
     """
-    _check_options(fmt, classes, unknown_classes, source, match_on, label_choice, duplicates,
-                   missing_image, name_pattern)
+    opts = validate_section("labels", LabelsParams, options)
+    fmt, classes, unknown_classes = opts.format, opts.classes, opts.unknown_classes
+    questions, source, match_on = opts.questions, opts.source, opts.match_on
+    label_choice, statuses, project_id = opts.label_choice, opts.statuses, opts.project_id
+    missing_image, duplicates, radio_per_class = opts.missing_image, opts.duplicates, opts.radio_per_class
+    half_name("p", "left", ".jpg", name_pattern)  # raises NamingError for a malformed pattern
     text = _read_text(path)
     if fmt == "auto":
         fmt, records = _sniff(text, path)
@@ -684,6 +764,9 @@ def load_labels(
     for cls in classes:
         columns[cls] = np.array([cls in positive[i] for i in images], dtype=np.int64)
     frame = pd.DataFrame(columns)
+    contents = _export_contents(kept.values(), match_on)
+    warnings += _check_degenerate(frame, classes, contents, opts, explicit_classes=opts.classes is not None,
+                                  path=path)
 
     report = {
         "file": str(path),
@@ -699,6 +782,7 @@ def load_labels(
         "unlabelled_halves": unlabelled_halves,
         "ignored_answers": ignored_answers,
         "questions_read": sorted(questions_read),
+        "export_contents": contents,
         "classes": list(classes),
         "class_counts": {cls: int(frame[cls].sum()) for cls in classes},
         "warnings": list(warnings),

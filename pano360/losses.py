@@ -1,10 +1,22 @@
 """Multi-label losses: BCE, and timm's asymmetric loss with the paper's settings made explicit."""
 from __future__ import annotations
 
-from torch import nn
+from typing import Annotated
+
+from pydantic import Field, NonNegativeFloat
 from timm.loss import AsymmetricLossMultiLabel
+from torch import nn
+
+from .params import Section
 
 LOSSES = ("bce", "asl")
+
+
+class AslParams(Section):
+    """params.yaml ``train.asl``: asymmetric loss settings (the paper's, not timm's defaults)."""
+    gamma_neg: NonNegativeFloat = 4.0
+    gamma_pos: NonNegativeFloat = 0.0
+    clip: Annotated[float, Field(ge=0, lt=1)] = 0.05
 
 
 class _Mean(nn.Module):
@@ -18,15 +30,15 @@ class _Mean(nn.Module):
         return self.loss(logits.float(), targets.float()) / self.num_classes
 
 
-def build_loss(name: str, num_classes: int, gamma_neg: float = 4.0, gamma_pos: float = 0.0,
-               clip: float = 0.05) -> nn.Module:
+def build_loss(name: str, num_classes: int, **asl_options) -> nn.Module:
     """``bce``: mean BCE-with-logits. ``asl``: ASL (Ridnik et al.) with the paper's γ−=4, γ+=0,
     clip 0.05 (timm defaults to γ+=1), reduced to a mean over batch AND classes like BCE, so
     switching loss does not silently change the effective learning rate."""
     if name == "bce":
         return nn.BCEWithLogitsLoss()
     if name == "asl":
-        asl = AsymmetricLossMultiLabel(gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip,
+        o = AslParams.model_validate(asl_options)
+        asl = AsymmetricLossMultiLabel(gamma_neg=o.gamma_neg, gamma_pos=o.gamma_pos, clip=o.clip,
                                        eps=1e-8, reduction="batchmean")
         return _Mean(asl, num_classes)
     raise ValueError(f"train.loss must be one of {LOSSES}, not {name!r}")

@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import Annotated, Any, Optional
+
 import timm
 import torch
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from .heads import build_head
+from .params import Section
 from .heads.tokens import feature_layout, to_tokens
 
 CHECKPOINT_FORMAT = "pano360-model"
@@ -23,6 +27,16 @@ CHECKPOINT_VERSION = 1
 
 class CheckpointError(RuntimeError):
     pass
+
+
+class ModelParams(Section):
+    """params.yaml ``model``: the timm backbone."""
+    name: str = "test_resnet"
+    pretrained: bool = False                 # timm hub weights (needs internet)
+    pretrained_file: Optional[str] = None    # local weights file (.safetensors/.pth), offline
+    img_size: Optional[Annotated[int, Field(ge=16)]] = 128   # None: the model's own size
+    drop_path_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    kwargs: dict[str, Any] = {}              # more timm.create_model arguments
 
 
 def create_backbone(name: str, pretrained: bool = False, pretrained_file: str | None = None,

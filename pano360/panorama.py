@@ -15,11 +15,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Literal
+
 from PIL import Image, ImageOps, JpegImagePlugin
-from .progress import progress
+from pydantic import NonNegativeInt, field_validator
 
 from .io import atomic_dir, atomic_path
 from .naming import DEFAULT_PATTERN, half_name
+from .params import Section
+from .progress import progress
 
 # 360° cameras write up to ~16K×8K (134 MP); Pillow's default bomb guard stops at 89 MP.
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
@@ -31,6 +35,20 @@ ORIENTATION_TAG = 0x0112
 
 class SplitError(RuntimeError):
     pass
+
+
+class SplitParams(Section):
+    """params.yaml ``split``."""
+    # Half names; must match the names the halves were uploaded to LabelBox with.
+    name_pattern: str = DEFAULT_PATTERN
+    workers: NonNegativeInt = 0          # processes; 0 = all cores
+    on_error: Literal["fail", "skip"] = "fail"
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _pattern(cls, pattern):
+        half_name("p", "left", ".jpg", pattern)  # NamingError (a ValueError) names the problem
+        return pattern
 
 
 def list_panoramas(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:

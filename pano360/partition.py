@@ -13,6 +13,9 @@ import warnings
 import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import IterativeStratification
+from pydantic import NonNegativeFloat, model_validator
+
+from .params import Section
 
 SPLITS = ("train", "val", "test")
 MIN_PANORAMAS = 10
@@ -20,6 +23,27 @@ MIN_PANORAMAS = 10
 
 class PartitionError(ValueError):
     pass
+
+
+class Fractions(Section):
+    train: NonNegativeFloat = 0.70
+    val: NonNegativeFloat = 0.15
+    test: NonNegativeFloat = 0.15
+
+    @model_validator(mode="after")
+    def _sum_to_one(self):
+        total = self.train + self.val + self.test
+        if not np.isclose(total, 1.0):
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        if min(self.train, self.val, self.test) <= 0:
+            raise ValueError("train, val and test must each be > 0 (train fits, val tunes, test reports)")
+        return self
+
+
+class PartitionParams(Section):
+    """params.yaml ``partition``."""
+    fractions: Fractions = Fractions()
+    seed: int = 0
 
 
 def class_columns(frame: pd.DataFrame) -> list[str]:

@@ -13,14 +13,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .data import build_transform, open_rgb
-from .inference import decode_size, default_device
+from .inference import autocast, autocast_dtype, decode_size, default_device, score_table
 from .io import atomic_path, write_json
 from .model import load_checkpoint
 from .naming import DEFAULT_PATTERN, half_name
 from .panorama import IMAGE_SUFFIXES, encode_halves
 from .progress import progress
 from .thresholds import ThresholdsFileError, read_thresholds_file
-from .train import autocast_dtype
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -109,31 +108,19 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batc
         with torch.no_grad():
             for images, _ in loader:
                 images = images.to(device)
-                ctx = torch.autocast(device.type, dtype=amp) if amp else torch.autocast("cpu", enabled=False)
-                with ctx:
+                with autocast(device, amp):
                     logits = model(images)
                 probs.append(torch.sigmoid(logits.float()).cpu().numpy())
     bar.close()
     p = np.concatenate(probs).astype(np.float64) if probs else np.zeros((0, len(classes)))
-    halves = pd.DataFrame(rows, columns=["image", "panorama", "side", "source"])
-    halves = _with_scores(halves, p, thresholds, classes)
+    halves = score_table(pd.DataFrame(rows, columns=["image", "panorama", "side", "source"]),
+                         p, thresholds, classes)
     pano = pd.DataFrame(rows, columns=["image", "panorama", "side", "source"])
     pano_probs = pd.DataFrame(p, columns=classes).assign(source=pano["source"].values)
     pano_probs = pano_probs.groupby("source", sort=False).max()
     panoramas = pd.DataFrame({"panorama": [Path(s).stem for s in pano_probs.index], "source": pano_probs.index})
-    panoramas = _with_scores(panoramas, pano_probs.to_numpy(), thresholds, classes)
+    panoramas = score_table(panoramas, pano_probs.to_numpy(), thresholds, classes)
     return Prediction(halves, panoramas, failed)
-
-
-def _with_scores(frame: pd.DataFrame, probs: np.ndarray, thresholds: np.ndarray, classes) -> pd.DataFrame:
-    frame = frame.copy()
-    decisions = probs >= thresholds
-    for i, c in enumerate(classes):
-        frame[f"p_{c}"] = np.round(probs[:, i], 6)
-    for i, c in enumerate(classes):
-        frame[c] = decisions[:, i].astype(int)
-    frame["predicted"] = [";".join(c for c, d in zip(classes, row) if d) for row in decisions]
-    return frame
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:

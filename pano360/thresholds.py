@@ -41,11 +41,17 @@ Conventions where a choice had to be made:
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 from iterstrat.ml_stratifiers import IterativeStratification
+from pydantic import Field, NonNegativeInt, field_validator
 
+from .io import write_json
+from .params import Section, validate_section
 from .metrics import check_groups, check_inputs, check_thresholds, confusion_counts, f1_from_counts
 
 STRATEGIES = ("fixed", "global_f1", "per_class_f1", "per_class_precision", "per_class_recall", "auto")
@@ -260,37 +266,47 @@ def _cross_validate(probs, targets, groups, cfg, folds, seed, metric, candidates
 
 # --- public API -----------------------------------------------------------------------------
 
-def fit_thresholds(probs, targets, strategy="auto", *, groups=None, fixed=0.5, min_positives=10,
-                   shrink_k=10.0, target_precision=0.9, target_recall=0.9, folds=5, seed=0,
-                   auto_metric="micro_f1", candidates=None) -> ThresholdFit:
+class ThresholdsParams(Section):
+    """params.yaml ``thresholds`` (strategies: module docstring)."""
+    strategy: Literal["auto", "fixed", "global_f1", "per_class_f1", "per_class_precision",
+                      "per_class_recall"] = "auto"
+    fixed: Annotated[float, Field(ge=0, le=1)] = 0.5      # the `fixed` strategy's value
+    min_positives: NonNegativeInt = 10   # per-class strategies: fewer val positives -> global
+    shrink_k: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 10.0  # per_class_f1 shrinkage
+    target_precision: Annotated[float, Field(gt=0, le=1)] = 0.9
+    target_recall: Annotated[float, Field(gt=0, le=1)] = 0.9
+    folds: Annotated[int, Field(ge=2)] = 5   # auto: grouped CV folds inside val
+    auto_metric: Literal["micro_f1", "macro_f1"] = "micro_f1"
+    # auto chooses among these; the precision/recall strategies optimise another goal than
+    # auto_metric and are only tried when listed
+    candidates: list[Literal["fixed", "global_f1", "per_class_f1", "per_class_precision",
+                             "per_class_recall"]] = list(DEFAULT_CANDIDATES)
+    seed: int = 0
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, value):
+        if not value:
+            raise ValueError("candidates must name at least one strategy")
+        return value
+
+
+def fit_thresholds(probs, targets, strategy: str | None = None, *, groups=None,
+                   **settings) -> ThresholdFit:
     """Fit per-class thresholds on validation scores with the given strategy (see module doc).
 
-    ``candidates`` (auto only) defaults to ``DEFAULT_CANDIDATES``; the precision/recall
-    strategies optimise a different goal than ``auto_metric`` and are only tried when listed.
+    ``settings`` are :class:`ThresholdsParams` fields; missing ones take its defaults.
     """
     targets, probs = check_inputs(targets, probs)
     if groups is not None:
         groups = check_groups(groups, probs.shape[0])
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
-    if not 0.0 <= fixed <= 1.0:
-        raise ValueError(f"fixed must lie in [0, 1], got {fixed}")
-    if min_positives < 0:
-        raise ValueError(f"min_positives must be >= 0, got {min_positives}")
-    if not (np.isfinite(shrink_k) and shrink_k >= 0):
-        raise ValueError(f"shrink_k must be a finite number >= 0, got {shrink_k}")
-    for name, value in (("target_precision", target_precision), ("target_recall", target_recall)):
-        if not 0.0 < value <= 1.0:
-            raise ValueError(f"{name} must lie in (0, 1], got {value}")
-    if int(folds) != folds or folds < 2:
-        raise ValueError(f"folds must be an integer >= 2, got {folds}")
-    if auto_metric not in AUTO_METRICS:
-        raise ValueError(f"auto_metric must be one of {AUTO_METRICS}, got {auto_metric!r}")
-    candidates = DEFAULT_CANDIDATES if candidates is None else tuple(dict.fromkeys(candidates))
-    if not candidates or not set(candidates) <= set(CONCRETE_STRATEGIES):
-        raise ValueError(f"candidates must be a non-empty subset of {CONCRETE_STRATEGIES}, got {candidates}")
+    p = validate_section("thresholds", ThresholdsParams,
+                         {**settings, **({"strategy": strategy} if strategy is not None else {})})
+    strategy, fixed, min_positives, shrink_k = p.strategy, p.fixed, p.min_positives, p.shrink_k
+    target_precision, target_recall, folds, seed = p.target_precision, p.target_recall, p.folds, p.seed
+    auto_metric = p.auto_metric
     # Simplicity order doubles as the tie-break for auto.
-    candidates = tuple(sorted(candidates, key=STRATEGIES.index))
+    candidates = tuple(sorted(dict.fromkeys(p.candidates), key=STRATEGIES.index))
 
     cfg = {"fixed": float(fixed), "min_positives": int(min_positives), "shrink_k": float(shrink_k),
            "target_precision": float(target_precision), "target_recall": float(target_recall)}
@@ -343,6 +359,7 @@ def compare_strategies(probs, targets, *, groups=None, **same_settings) -> dict:
     ``"auto": {"micro_f1", "macro_f1", "chosen", "cv_metric"}``. In-sample numbers are
     optimistic for the tuned strategies; the CV columns are the honest comparison.
     """
+    same_settings = {k: v for k, v in same_settings.items() if k != "strategy"}
     auto = fit_thresholds(probs, targets, "auto", groups=groups, **same_settings)
     cv_scores = auto.details["cv"]["scores"] if auto.details["cv"] else {}
     out = {}
@@ -377,12 +394,17 @@ class ThresholdsFileError(ValueError):
     pass
 
 
+def write_thresholds_file(path, fit: ThresholdFit, classes: list[str]) -> None:
+    """``models/thresholds.json``: class -> threshold, and how they were chosen."""
+    result = fit.to_dict()
+    write_json(path, {"classes": list(classes), "thresholds": dict(zip(classes, result["thresholds"])),
+                      "strategy": fit.strategy, "requested": fit.requested, "settings": fit.settings,
+                      "details": fit.details, "compare": "probability >= threshold"})
+
+
 def read_thresholds_file(path, classes: list[str]) -> np.ndarray:
     """Thresholds from ``models/thresholds.json`` in the model's class order; a file tuned for
     other classes is an error, never a silent mis-assignment."""
-    import json
-    from pathlib import Path
-
     try:
         spec = json.loads(Path(path).read_text(encoding="utf-8"))
         thresholds = spec["thresholds"]

@@ -1,39 +1,78 @@
 """The training loop, readable top to bottom (in the spirit of nanoGPT's train.py).
 
-``train(cfg)`` finetunes backbone + head on the train split, validates every epoch on val
-(mAP), keeps the best and the last checkpoint, and logs to dvclive. Works single-process
+``train(cfg, paths)`` finetunes backbone + head on the train split, validates every epoch on
+val (mAP), keeps the best and the last checkpoint, and logs to dvclive. Works single-process
 or under ``torchrun`` (DDP; gloo on CPU, nccl on GPU); only rank 0 logs and writes.
-An interrupted run continues from its resume state when started again with the same
-configuration and data.
+``train.batch_size`` is the global batch: with N processes each takes batch_size / N, and
+every sample's augmentation depends only on (seed, epoch, sample), so N processes follow
+the same recipe as one. An interrupted run continues from its resume state when started
+again with the same configuration, code and data.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .data import HalfImages, build_transform, cache_size_for, read_split
-from .io import atomic_path
-from .losses import build_loss
-from .metrics import average_precision
-from .model import build_model, checkpoint_payload, data_config
+from .data import AugmentParams, DataError, HalfImages, build_transform, cache_size_for, read_split
+from .heads import HeadName, HeadsParams, head_lr_mult
+from .inference import autocast, autocast_dtype, mean_ap, predict
+from .io import atomic_path, write_json
+from .losses import AslParams, build_loss
+from .model import ModelParams, build_model, checkpoint_payload, data_config
+from .params import Section
 from .progress import progress
 
 
 class TrainingError(RuntimeError):
     pass
+
+
+class TrainParams(Section):
+    """params.yaml ``train``: the training loop."""
+    seed: int = 0
+    epochs: PositiveInt = 30
+    batch_size: PositiveInt = 16         # global batch (split across train.nproc processes)
+    lr: PositiveFloat = 0.005
+    weight_decay: NonNegativeFloat = 0.05
+    warmup_epochs: NonNegativeFloat = 1
+    grad_accum: PositiveInt = 1
+    clip_grad: NonNegativeFloat = 1.0    # max gradient norm; 0 = off
+    loss: Literal["bce", "asl"] = "bce"
+    asl: AslParams = AslParams()         # options of loss: asl
+    ema: bool = False
+    ema_decay: Annotated[float, Field(gt=0, lt=1)] = 0.998
+    early_stop_patience: NonNegativeInt = 8   # epochs without a better val mAP; 0 = off
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    channels_last: bool = True           # GPU only
+    workers: NonNegativeInt = 0          # DataLoader processes per training process
+    nproc: PositiveInt = 1               # training processes (DDP) on this machine
+    backend: Literal["auto", "nccl", "gloo"] = "auto"   # DDP backend; auto: nccl on GPU
+    reduced_decode: bool = True          # decode JPEGs at reduced size (draft mode) when large
+    cache_images: Union[Literal["auto"], bool] = "auto"
+    monitor_system: bool = True          # CPU/RAM/GPU curves in dvclive
+    augment: AugmentParams = AugmentParams()
+
+
+class TrainingConfig(Section):
+    """What training reads from params.yaml: ``head``, ``heads``, ``model``, ``train``."""
+    head: HeadName = "fc"
+    heads: HeadsParams = HeadsParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
 
 
 @dataclass
@@ -45,42 +84,40 @@ class Paths:
     last: str = "models/last.pt"
     resume_dir: str = "models/.resume"
     live_dir: str = "dvclive"
+    metrics: Optional[str] = "metrics/train.json"   # best val mAP and epochs run
+    # What the resume fingerprint covers besides the config; None: the splits, the images and
+    # the pano360 package. The train stage passes its dvc.yaml deps.
+    deps: Optional[list[str]] = field(default=None)
 
 
 # ---------------------------------------------------------------- distributed / device
 
-def setup_distributed(backend: str | None = None) -> tuple[int, int, torch.device]:
+def setup_distributed(backend: str = "auto") -> tuple[int, int, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend or ("nccl" if cuda else "gloo"))
     device = torch.device(f"cuda:{local}" if cuda else "cpu")
     if cuda:
         torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(("nccl" if cuda else "gloo") if backend == "auto" else backend)
     return rank, world, device
 
 
-def autocast_dtype(precision: str, device: torch.device):
-    """``auto``: bf16 where the GPU supports it, else fp16 on GPU; fp32 on CPU."""
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+def broadcast_flag(flag: bool, device: torch.device, world: int) -> bool:
+    """Rank 0's ``flag`` on every rank. The tensor lives on the training device: NCCL
+    collectives take CUDA tensors only."""
+    tensor = torch.tensor([int(flag)], device=device)
+    if world > 1:
+        dist.broadcast(tensor, 0)
+    return bool(tensor.item())
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _seed_worker(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 # ---------------------------------------------------------------- schedule / optimiser
@@ -108,32 +145,6 @@ def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float) -> 
     return [groups[k] for k in sorted(groups)]
 
 
-# ---------------------------------------------------------------- evaluation
-
-@torch.no_grad()
-def predict(model, loader, device, amp_dtype=None, desc="predict", show=True):
-    """(probabilities, targets, mean BCE loss) over a loader, in loader order."""
-    model.eval()
-    probs, targets, loss_sum = [], [], 0.0
-    for images, y in progress(loader, desc=desc, unit="batch", disable=not show, leave=False):
-        images = images.to(device, non_blocking=True)
-        ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
-        with ctx:
-            logits = model(images)
-        logits = logits.float().cpu()
-        loss_sum += torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, y, reduction="sum").item()
-        probs.append(torch.sigmoid(logits))
-        targets.append(y)
-    p, t = torch.cat(probs).numpy(), torch.cat(targets).numpy()
-    return p, t, loss_sum / max(1, t.size)
-
-
-def mean_ap(targets: np.ndarray, probs: np.ndarray) -> float:
-    ap = average_precision(targets, probs)
-    return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
-
-
 # ---------------------------------------------------------------- logging
 
 def start_live(live_dir: str, params: dict, monitor_system: bool):
@@ -157,27 +168,60 @@ def start_live(live_dir: str, params: dict, monitor_system: bool):
     return live
 
 
-def fingerprint(cfg: dict, paths: Paths) -> str:
-    """Identity of a run: config + split contents. A resume state from another run is ignored."""
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode())
-    for p in (paths.train_csv, paths.val_csv):
-        h.update(Path(p).read_bytes())
+# ---------------------------------------------------------------- resume identity
+
+def _hash_path(h, path: Path) -> None:
+    """Small files by content; large files and folders by name, size and modification time
+    (hashing gigabytes of images at every start would cost minutes)."""
+    if path.is_file():
+        st = path.stat()
+        h.update(f"{path.name}\0{st.st_size}\0".encode())
+        if st.st_size <= 1 << 20:
+            h.update(path.read_bytes())
+        else:
+            h.update(str(st.st_mtime_ns).encode())
+    elif path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+                h.update(str(p.relative_to(path)).encode() + b"\0")
+                _hash_path(h, p)
+    else:
+        h.update(f"{path}: missing".encode())
+
+
+def fingerprint(cfg: TrainingConfig, deps: list[str]) -> str:
+    """Identity of a run: its params, code and data. A resume state from another run is stale."""
+    h = hashlib.sha256(cfg.model_dump_json().encode())
+    for dep in deps:
+        h.update(f"\0{dep}\0".encode())
+        _hash_path(h, Path(dep))
     return h.hexdigest()[:16]
+
+
+def _default_deps(paths: Paths) -> list[str]:
+    return [paths.train_csv, paths.val_csv, paths.image_dir, str(Path(__file__).parent)]
 
 
 # ---------------------------------------------------------------- training
 
-def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
-    """``cfg`` holds params.yaml's ``head``, ``heads``, ``model`` and ``train`` sections."""
-    t_cfg, m_cfg = cfg["train"], cfg["model"]
-    head = cfg["head"]
-    head_options = dict((cfg.get("heads") or {}).get(head) or {})
-    # lr_mult is a training setting of the head, not a constructor option: the head's
-    # parameters learn at train.lr × lr_mult (ML-Decoder's attention needs a gentler rate).
-    head_lr_mult = float(head_options.pop("lr_mult", 1.0))
-    rank, world, device = setup_distributed(t_cfg.get("backend"))
+def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
+          before_save=None) -> dict:
+    """Train with ``cfg`` (params.yaml's ``head``, ``heads``, ``model``, ``train``).
+
+    ``before_save`` (rank 0) is called before the checkpoints are written; an exception there
+    leaves no model behind (the stage checks that params.yaml did not change meanwhile)."""
+    cfg = cfg if isinstance(cfg, TrainingConfig) else TrainingConfig.model_validate(cfg)
+    t, m = cfg.train, cfg.model
+    head_params = getattr(cfg.heads, cfg.head).model_dump()
+    head_options = {k: v for k, v in head_params.items() if k != "lr_mult"}
+    pretrained = bool(m.pretrained or m.pretrained_file)
+    lr_mult = head_lr_mult(cfg.head, head_params, pretrained)
+    rank, world, device = setup_distributed(t.backend)
     main = rank == 0
-    seed_everything(int(t_cfg["seed"]) + rank)
+    if t.batch_size % world:
+        raise TrainingError(f"train.batch_size {t.batch_size} is the global batch and must divide by "
+                            f"train.nproc {world}")
+    seed_everything(t.seed)
 
     train_frame, classes = read_split(paths.train_csv)
     val_frame, val_classes = read_split(paths.val_csv)
@@ -186,56 +230,55 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
     if len(train_frame) == 0 or len(val_frame) == 0:
         raise TrainingError("train and val splits must both hold images; check partition.fractions")
 
-    model = build_model(m_cfg, head, head_options, len(classes))
-    data_cfg = data_config(model, m_cfg.get("img_size"))
+    model = build_model(m.model_dump(), cfg.head, head_options, len(classes))
+    data_cfg = data_config(model, m.img_size)
     size = data_cfg["input_size"][-1]
-    decode = int(size * 1.25) if t_cfg.get("reduced_decode", True) else None
-    cache = t_cfg.get("cache_images", "auto")
+    decode = int(size * 1.25) if t.reduced_decode else None
     interp = data_cfg["interpolation"]
-    train_set = HalfImages(train_frame, paths.image_dir, classes,
-                           build_transform(data_cfg, True, t_cfg.get("augment")), decode,
-                           cache_size_for(data_cfg, t_cfg.get("augment"), len(train_frame), cache), interp)
+    train_set = HalfImages(train_frame, paths.image_dir, classes, build_transform(data_cfg, True, t.augment),
+                           decode, cache_size_for(data_cfg, t.augment, len(train_frame), t.cache_images),
+                           interp, seed=t.seed)
     val_set = HalfImages(val_frame, paths.image_dir, classes, build_transform(data_cfg, False), decode,
-                         cache_size_for(data_cfg, None, len(val_frame), cache), interp)
+                         cache_size_for(data_cfg, None, len(val_frame), t.cache_images), interp)
 
-    channels_last = device.type == "cuda" and t_cfg.get("channels_last", True)
+    channels_last = device.type == "cuda" and t.channels_last
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    amp_dtype = autocast_dtype(t_cfg.get("precision", "auto"), device)
+    amp_dtype = autocast_dtype(t.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
-    batch = int(t_cfg["batch_size"])
-    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=int(t_cfg["seed"])) \
-        if world > 1 else None
-    generator = torch.Generator().manual_seed(int(t_cfg["seed"]) + rank)
-    workers = int(t_cfg.get("workers", 0))
-    loader_kw = dict(num_workers=workers, pin_memory=device.type == "cuda",
-                     worker_init_fn=_seed_worker, persistent_workers=workers > 0,
-                     multiprocessing_context="spawn" if workers > 0 else None)
-    train_loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None, sampler=sampler,
-                              drop_last=len(train_set) >= 2 * batch * world, generator=generator,
-                              **loader_kw)
+    # The same sampler for 1 or N processes: N processes see, step by step, the very samples
+    # one process would (each rank a strided share of the same permutation).
+    batch = t.batch_size // world
+    sampler = EpochSampler(DistributedSampler(train_set, world, rank, shuffle=True, seed=t.seed))
+    loader_kw = dict(num_workers=t.workers, pin_memory=device.type == "cuda",
+                     worker_init_fn=_quiet_worker, persistent_workers=t.workers > 0,
+                     multiprocessing_context="spawn" if t.workers > 0 else None)
+    train_loader = DataLoader(train_set, batch_size=batch, sampler=sampler,
+                              drop_last=len(train_set) >= 2 * t.batch_size, **loader_kw)
     val_loader = DataLoader(val_set, batch_size=batch, shuffle=False, **loader_kw)
 
-    accum = max(1, int(t_cfg.get("grad_accum", 1)))
-    epochs = int(t_cfg["epochs"])
+    accum = t.grad_accum
     steps_per_epoch = max(1, len(train_loader) // accum)
-    total_steps = epochs * steps_per_epoch
-    warmup = int(round(float(t_cfg.get("warmup_epochs", 0)) * steps_per_epoch))
-    lr = float(t_cfg["lr"])
-    optimizer = torch.optim.AdamW(
-        param_groups(model, float(t_cfg["weight_decay"]), lr, head_lr_mult),
-        lr=lr, betas=(0.9, 0.999))
+    total_steps = t.epochs * steps_per_epoch
+    warmup = int(round(t.warmup_epochs * steps_per_epoch))
+    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay, t.lr, lr_mult),
+                                  lr=t.lr, betas=(0.9, 0.999))
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    loss_fn = build_loss(t_cfg.get("loss", "bce"), len(classes), **(t_cfg.get("loss_options") or {}))
+    loss_fn = build_loss(t.loss, len(classes), **t.asl.model_dump())
     ema = None
-    if t_cfg.get("ema"):
+    if t.ema:
         from timm.utils import ModelEmaV3
-        ema = ModelEmaV3(model, decay=float(t_cfg.get("ema_decay", 0.999)), device=device)
+        ema = ModelEmaV3(model, decay=t.ema_decay, device=device)
     ddp_model = DistributedDataParallel(model) if world > 1 else model
 
-    # Resume: a state from an interrupted run with the same config and data.
-    run_id = fingerprint(cfg, paths)
-    resume_path = Path(paths.resume_dir) / f"{run_id}.pt"
+    # Resume: a state from an interrupted run with the same config, code and data.
+    run_id = fingerprint(cfg, paths.deps or _default_deps(paths))
+    resume_dir = Path(paths.resume_dir)
+    resume_path = resume_dir / f"{run_id}.pt"
+    if main and resume_dir.is_dir():
+        for stale in resume_dir.glob("*.pt"):  # other params, code or data: never resumable
+            if stale != resume_path:
+                stale.unlink(missing_ok=True)
     start_epoch, step, best, bad_epochs, history = 0, 0, -1.0, 0, []
     best_state = None
     if resume_path.is_file():
@@ -247,7 +290,6 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
             ema.load_state_dict(state["ema"])
         start_epoch, step, best = state["epoch"] + 1, state["step"], state["best"]
         bad_epochs, history, best_state = state["bad_epochs"], state["history"], state["best_state"]
-        generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
@@ -255,114 +297,157 @@ def train(cfg: dict, paths: Paths, show_progress: bool = True) -> dict:
             print(f"train: resuming run {run_id} after epoch {start_epoch} "
                   f"(best val mAP so far {best:.4f})", flush=True)
 
-    live = start_live(paths.live_dir, _flat(cfg), bool(t_cfg.get("monitor_system", True))) if main else None
-    if live is not None:
-        for record in history:  # replay epochs logged before an interruption
-            _log_epoch(live, record)
-
-    patience = int(t_cfg.get("early_stop_patience", 0))
-    clip = float(t_cfg.get("clip_grad", 0) or 0)
-    epoch_bar = progress(total=epochs, desc="epochs", unit="epoch", disable=not (main and show_progress))
-    epoch_bar.update(start_epoch)
-    stopped_early = False
-    for epoch in range(start_epoch, epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        ddp_model.train()
-        t0, seen, loss_sum, batches = time.perf_counter(), 0, 0.0, 0
-        bar = progress(train_loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                       disable=not (main and show_progress), leave=False)
-        optimizer.zero_grad(set_to_none=True)
-        for i, (images, targets) in enumerate(bar):
-            images = images.to(device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            targets = targets.to(device, non_blocking=True)
-            last_micro = (i + 1) % accum == 0 or i + 1 == len(train_loader)
-            sync = contextlib.nullcontext() if (last_micro or world == 1) else ddp_model.no_sync()
-            ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
-            with sync, ctx:
-                loss = loss_fn(ddp_model(images), targets)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (batch {i + 1}); "
-                    "lower train.lr, enable train.clip_grad, or check the inputs. No model was written.")
-            with sync:
-                scaler.scale(loss / accum).backward()
-            loss_sum += loss.item()
-            batches += 1
-            seen += images.shape[0]
-            if last_micro:
-                for g, base in zip(optimizer.param_groups, base_lrs):
-                    g["lr"] = base * lr_factor(step, total_steps, warmup)
-                if clip:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                if ema is not None:
-                    ema.update(model, step=step)
-            bar.set_postfix(loss=f"{loss_sum / batches:.4f}", refresh=False)
-        bar.close()
-        train_time = time.perf_counter() - t0
-
-        improved = False
+    live = None
+    try:
         if main:
-            eval_model = ema.module if ema is not None else model
-            probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate",
-                                         show=show_progress)
-            val_map = mean_ap(y, probs)
-            record = {"epoch": epoch + 1, "train/loss": loss_sum / max(1, batches), "val/loss": val_loss,
-                      "val/mAP": val_map, "lr": optimizer.param_groups[0]["lr"],
-                      "epoch_time_s": time.perf_counter() - t0,
-                      "train/images_per_s": seen * world / max(train_time, 1e-9)}
-            history.append(record)
-            _log_epoch(live, record)
-            improved = val_map > best
-            if improved:
-                best, bad_epochs = val_map, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in eval_model.state_dict().items()}
-            else:
-                bad_epochs += 1
-            print(f"train: epoch {epoch + 1}/{epochs} loss {record['train/loss']:.4f} val loss "
-                  f"{val_loss:.4f} val mAP {val_map:.4f}{' *' if improved else ''} "
-                  f"({record['train/images_per_s']:.1f} img/s)", flush=True)
-            _save_resume(resume_path, model, optimizer, scaler, ema, epoch, step, best, bad_epochs,
-                         history, best_state, generator)
-        stop = torch.tensor([1 if (main and patience and bad_epochs >= patience and epoch + 1 < epochs) else 0])
-        if world > 1:
-            dist.broadcast(stop, 0)
-        epoch_bar.update()
-        if stop.item():
-            stopped_early = True
-            if main:
-                print(f"train: early stop: val mAP did not improve for {patience} epochs", flush=True)
-            break
-    epoch_bar.close()
+            live = start_live(paths.live_dir, _flat(cfg.model_dump(mode="json")), t.monitor_system)
+            for record in history:  # replay epochs logged before an interruption
+                _log_epoch(live, record)
 
-    result = {}
-    if main:
-        eval_model = ema.module if ema is not None else model
-        common = dict(model_cfg=m_cfg, head_options=head_options, classes=classes, data_cfg=data_cfg)
-        extra = dict(best_val_mAP=best, epochs_run=len(history), stopped_early=stopped_early)
-        with atomic_path(paths.last) as tmp:
-            torch.save(checkpoint_payload(model, **common, **extra,
-                                          state_dict=eval_model.state_dict(),
-                                          epoch=len(history)), tmp)
-        with atomic_path(paths.best) as tmp:
-            torch.save(checkpoint_payload(model, **common, **extra, state_dict=best_state,
-                                          epoch=1 + int(np.argmax([r["val/mAP"] for r in history]))), tmp)
-        result = {"best_val_mAP": best, "epochs_run": len(history), "stopped_early": stopped_early,
-                  "classes": classes}
-        live.summary["best_val_mAP"] = best
-        live.end()
-        resume_path.unlink(missing_ok=True)
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return result
+        patience = t.early_stop_patience
+        epoch_bar = progress(total=t.epochs, desc="epochs", unit="epoch", disable=not (main and show_progress))
+        epoch_bar.update(start_epoch)
+        stopped_early = False
+        for epoch in range(start_epoch, t.epochs):
+            sampler.set_epoch(epoch)
+            ddp_model.train()
+            t0, seen, loss_sum, batches = time.perf_counter(), 0, 0.0, 0
+            bar = progress(train_loader, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch",
+                           disable=not (main and show_progress), leave=False)
+            optimizer.zero_grad(set_to_none=True)
+            for i, (images, targets) in enumerate(bar):
+                images = images.to(device, non_blocking=True)
+                if channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                targets = targets.to(device, non_blocking=True)
+                last_micro = (i + 1) % accum == 0 or i + 1 == len(train_loader)
+                sync = ddp_model.no_sync() if (world > 1 and not last_micro) else contextlib.nullcontext()
+                with sync, autocast(device, amp_dtype):
+                    loss = loss_fn(ddp_model(images), targets)
+                if not torch.isfinite(loss):
+                    raise TrainingError(_non_finite_message(loss.item(), epoch, step, i, t))
+                with sync:
+                    scaler.scale(loss / accum).backward()
+                loss_sum += loss.item()
+                batches += 1
+                seen += images.shape[0]
+                if last_micro:
+                    for g, base in zip(optimizer.param_groups, base_lrs):
+                        g["lr"] = base * lr_factor(step, total_steps, warmup)
+                    if t.clip_grad:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad(set_to_none=True)
+                    step += 1
+                    if ema is not None:
+                        ema.update(model, step=step)
+                bar.set_postfix(loss=f"{loss_sum / batches:.4f}", refresh=False)
+            bar.close()
+            train_time = time.perf_counter() - t0
+
+            stop = False
+            if main:
+                eval_model = ema.module if ema is not None else model
+                probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate",
+                                             show=show_progress)
+                val_map = mean_ap(y, probs)
+                record = {"epoch": epoch + 1, "train/loss": loss_sum / max(1, batches), "val/loss": val_loss,
+                          "val/mAP": val_map, "lr": optimizer.param_groups[0]["lr"],
+                          "epoch_time_s": time.perf_counter() - t0,
+                          "train/images_per_s": seen * world / max(train_time, 1e-9)}
+                history.append(record)
+                _log_epoch(live, record)
+                improved = val_map > best
+                if improved:
+                    best, bad_epochs = val_map, 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in eval_model.state_dict().items()}
+                else:
+                    bad_epochs += 1
+                print(f"train: epoch {epoch + 1}/{t.epochs} loss {record['train/loss']:.4f} val loss "
+                      f"{val_loss:.4f} val mAP {val_map:.4f}{' *' if improved else ''} "
+                      f"({record['train/images_per_s']:.1f} img/s)", flush=True)
+                _save_resume(resume_path, model, optimizer, scaler, ema, epoch, step, best, bad_epochs,
+                             history, best_state)
+                stop = bool(patience and bad_epochs >= patience and epoch + 1 < t.epochs)
+            epoch_bar.update()
+            if broadcast_flag(stop, device, world):
+                stopped_early = True
+                if main:
+                    print(f"train: early stop: val mAP did not improve for {patience} epochs", flush=True)
+                break
+        epoch_bar.close()
+
+        result = {}
+        if main:
+            if before_save is not None:
+                before_save()
+            eval_model = ema.module if ema is not None else model
+            common = dict(model_cfg=m.model_dump(mode="json"), head_options=head_options,
+                          classes=classes, data_cfg=data_cfg)
+            extra = dict(best_val_mAP=best, epochs_run=len(history), stopped_early=stopped_early)
+            with atomic_path(paths.last) as tmp:
+                torch.save(checkpoint_payload(model, **common, **extra,
+                                              state_dict=eval_model.state_dict(),
+                                              epoch=len(history)), tmp)
+            with atomic_path(paths.best) as tmp:
+                torch.save(checkpoint_payload(model, **common, **extra, state_dict=best_state,
+                                              epoch=1 + int(np.argmax([r["val/mAP"] for r in history]))), tmp)
+            result = {"best_val_mAP": best, "epochs_run": len(history), "stopped_early": stopped_early,
+                      "classes": classes}
+            live.summary["best_val_mAP"] = best
+            if paths.metrics:
+                write_json(paths.metrics, {"val_mAP": round(best, 4), "epochs": len(history)})
+            resume_path.unlink(missing_ok=True)
+        if world > 1:
+            dist.barrier()
+        return result
+    finally:
+        # dvclive's system monitor is a non-daemon thread: without end() the process would
+        # never exit after an error or Ctrl-C.
+        if live is not None:
+            live.end()
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Yields ``(epoch, index)`` so each sample's augmentation is seeded by epoch and index,
+    also inside persistent DataLoader workers (which never see attributes set later)."""
+
+    def __init__(self, inner: DistributedSampler):
+        self.inner, self.epoch = inner, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.inner.set_epoch(epoch)
+
+    def __iter__(self):
+        return ((self.epoch, i) for i in self.inner)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def _quiet_worker(worker_id: int) -> None:
+    # Ctrl-C reaches the whole process group; the main process stops the workers, so they
+    # must not print a KeyboardInterrupt traceback each.
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _non_finite_message(value: float, epoch: int, step: int, batch: int, t: TrainParams) -> str:
+    settings = [f"train.lr {t.lr:g}", f"train.clip_grad {t.clip_grad:g}" + ("" if t.clip_grad else " (off)"),
+                f"train.precision {t.precision}", f"train.loss {t.loss}"]
+    advice = ["lower train.lr"]
+    if not t.clip_grad:
+        advice.append("set train.clip_grad (e.g. 1.0)")
+    if t.precision == "fp16":
+        advice.append("use train.precision bf16 or fp32")
+    advice.append("check the input images")
+    return (f"loss became {value} at epoch {epoch + 1}, step {step + 1} (batch {batch + 1}) with "
+            f"{', '.join(settings)}; {', '.join(advice)}. No model was written.")
 
 
 def _log_epoch(live, record: dict) -> None:
@@ -373,11 +458,11 @@ def _log_epoch(live, record: dict) -> None:
 
 
 def _save_resume(path: Path, model, optimizer, scaler, ema, epoch, step, best, bad_epochs, history,
-                 best_state, generator) -> None:
+                 best_state) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
              "epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
-             "history": history, "best_state": best_state, "generator": generator.get_state(),
+             "history": history, "best_state": best_state,
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
              "numpy_rng": np.random.get_state()}
     with atomic_path(path) as tmp:
@@ -393,3 +478,6 @@ def _flat(d: dict, prefix: str = "") -> dict:
         else:
             out[key] = v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
     return out
+
+
+__all__ = ["DataError", "Paths", "TrainParams", "TrainingConfig", "TrainingError", "train"]

@@ -1,17 +1,21 @@
-"""DVC stage evaluate: test-split metrics at the tuned thresholds (and at 0.5), plots, predictions."""
+"""DVC stage evaluate: test-split metrics at the tuned thresholds (and at 0.5), plots, predictions.
+
+metrics/test.json holds the few numbers a run is judged by (what `dvc metrics show` prints);
+reports/evaluate.json every metric, reports/per_class.csv the per-class table.
+"""
 import argparse
 import sys
 
 import numpy as np
-import pandas as pd
 
-from pano360.data import read_split
+from pano360.data import DataError, read_split
+from pano360.inference import score_table, split_probabilities
 from pano360.io import write_csv, write_json
-from pano360.metrics import multilabel_metrics, panorama_level, per_class_table
+from pano360.metrics import decision_metrics, evaluation_report, per_class_table
 from pano360.model import CheckpointError
-from pano360.inference import split_probabilities
+from pano360.params import ParamsError, check_unchanged, load_params
 from pano360.plots import evaluation as plots
-from pano360.thresholds import read_thresholds_file
+from pano360.thresholds import ThresholdsFileError, read_thresholds_file
 
 
 def main() -> int:
@@ -21,39 +25,31 @@ def main() -> int:
     ap.add_argument("--test", default="data/processed/test.csv")
     ap.add_argument("--images", default="data/interim/halves")
     ap.add_argument("--predictions", default="data/predictions/test.csv")
-    ap.add_argument("--metrics", default="metrics/evaluate.json")
-    ap.add_argument("--per-class", default="metrics/per_class.csv")
+    ap.add_argument("--metrics", default="metrics/test.json")
+    ap.add_argument("--report", default="reports/evaluate.json")
+    ap.add_argument("--per-class", default="reports/per_class.csv")
     args = ap.parse_args()
-    frame, _ = read_split(args.test)
     try:
+        params = load_params()
+        frame, label_columns = read_split(args.test)
         probs, targets, classes = split_probabilities(args.model, frame, args.images, desc="test")
         thresholds = read_thresholds_file(args.thresholds, classes)
-    except (CheckpointError, ValueError) as exc:
+        check_unchanged(params)
+    except (ParamsError, CheckpointError, ThresholdsFileError, DataError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
-    half = 0.5 * np.ones(len(classes))
+    unknown = [c for c in label_columns if c not in classes]
+    if unknown:
+        print(f"evaluate: warning: {args.test} has label column(s) the model does not predict, not "
+              f"evaluated: {', '.join(unknown)} (retrain after changing the classes)", file=sys.stderr)
     groups = frame["panorama"].to_numpy()
-    pano_targets, pano_probs, _ = panorama_level(targets, probs, groups)
+    report = evaluation_report(targets, probs, thresholds, groups)
+    report["columns_not_evaluated"] = unknown
     per_class = per_class_table(targets, probs, thresholds, classes)
-    no_pos = [c for c, s in zip(classes, per_class["support"]) if s == 0]
-    report = {
-        "tuned": multilabel_metrics(targets, probs, thresholds),
-        "at_0.5": multilabel_metrics(targets, probs, half),
-        "panorama": {"tuned": multilabel_metrics(pano_targets, pano_probs, thresholds),
-                     "at_0.5": multilabel_metrics(pano_targets, pano_probs, half)},
-        "classes_without_positives": no_pos,
-        "note": "mAP averages AP over classes with at least one test positive; classes without "
-                "positives are listed here and excluded",
-    }
-    write_json(args.metrics, report)
+    write_json(args.metrics, decision_metrics(report))
+    write_json(args.report, report)
     write_csv(args.per_class, per_class)
-    decisions = probs >= thresholds
-    out = pd.DataFrame({"image": frame["image"], "panorama": frame["panorama"]})
-    for i, c in enumerate(classes):
-        out[f"p_{c}"] = np.round(probs[:, i], 6)
-    for i, c in enumerate(classes):
-        out[c] = decisions[:, i].astype(int)
-    write_csv(args.predictions, out)
+    write_csv(args.predictions, score_table(frame[["image", "panorama"]], probs, thresholds, classes, targets))
 
     pr = plots.pr_curve_table(targets, probs, classes)
     write_csv("plots/pr_curves.csv", pr)

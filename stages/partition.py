@@ -5,8 +5,8 @@ import sys
 import pandas as pd
 
 from pano360.io import write_csv, write_json
-from pano360.partition import SPLITS, PartitionError, class_columns, partition
-from pano360.params import load_params, section
+from pano360.params import ParamsError, check_unchanged, load_params
+from pano360.partition import SPLITS, PartitionError, PartitionParams, class_columns, partition
 from pano360.plots import class_distribution
 
 
@@ -14,15 +14,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("labels")
     ap.add_argument("out_dir")
-    ap.add_argument("--metrics", default="metrics/partition.json")
+    ap.add_argument("--report", default="reports/partition.json")
     ap.add_argument("--plot-data", default="plots/class_distribution.csv")
     ap.add_argument("--plot", default="plots/class_distribution.png")
     args = ap.parse_args()
-    p = section(load_params(), "partition")
     frame = pd.read_csv(args.labels, dtype={"image": str, "panorama": str})
     try:
-        parts, report, notes = partition(frame, p["fractions"], int(p["seed"]))
-    except PartitionError as exc:
+        params = load_params(partition=PartitionParams)
+        p = params.partition
+        parts, report, notes = partition(frame, p.fractions.model_dump(), p.seed)
+        check_unchanged(params)
+    except (ParamsError, PartitionError) as exc:
         print(f"partition: {exc}", file=sys.stderr)
         return 1
     for note in notes:
@@ -33,7 +35,7 @@ def main() -> int:
     table = class_distribution.table(parts, class_columns(frame))
     write_csv(args.plot_data, table)
     class_distribution.plot(table, args.plot)
-    write_json(args.metrics, report)
+    write_json(args.report, report)
     print("partition: " + ", ".join(f"{s} {report['halves'][s]} halves" for s in SPLITS)
           + f"; max class-share deviation {report['max_class_share_deviation']:.3f}")
     return 0

@@ -1,12 +1,17 @@
-"""DVC stage split_images: panoramas → left/right halves + manifest + metrics/split.json."""
+"""DVC stage split_images: panoramas → left/right halves + manifest + reports/split.json.
+
+Before any work it also checks that the label export that load_labels will read exists and
+is unambiguous (labels.file), so that mistake is reported at once, not after the split.
+"""
 import argparse
 import sys
 
 import pandas as pd
 
 from pano360.io import write_csv, write_json
-from pano360.panorama import SplitError, split_folder
-from pano360.params import load_params, section
+from pano360.panorama import SplitError, SplitParams, split_folder
+from pano360.params import ParamsError, check_unchanged, load_params, read_yaml
+from pano360.rawdata import DEFAULT_LABELS, RawDataError, find_label_file
 
 
 def main() -> int:
@@ -14,18 +19,21 @@ def main() -> int:
     ap.add_argument("panoramas")
     ap.add_argument("halves")
     ap.add_argument("--manifest", default="data/interim/halves.csv")
-    ap.add_argument("--metrics", default="metrics/split.json")
+    ap.add_argument("--report", default="reports/split.json")
     args = ap.parse_args()
-    p = section(load_params(), "split")
     try:
-        report = split_folder(args.panoramas, args.halves, pattern=p["name_pattern"],
-                              workers=int(p.get("workers", 0)), on_error=p.get("on_error", "fail"))
-    except SplitError as exc:
+        params = load_params(split=SplitParams)
+        find_label_file((read_yaml().get("labels") or {}).get("file") or DEFAULT_LABELS)
+        p = params.split
+        report = split_folder(args.panoramas, args.halves, pattern=p.name_pattern, workers=p.workers,
+                              on_error=p.on_error)
+        check_unchanged(params)
+    except (ParamsError, RawDataError, SplitError) as exc:
         print(f"split_images: {exc}", file=sys.stderr)
         return 1
     manifest = pd.DataFrame(report.pop("manifest")).sort_values("image")
     write_csv(args.manifest, manifest)
-    write_json(args.metrics, report)
+    write_json(args.report, report)
     if report["not_2to1"]:
         print(f"split_images: warning: {len(report['not_2to1'])} panorama(s) are not 2:1 "
               f"(split anyway): {', '.join(report['not_2to1'])}", file=sys.stderr)

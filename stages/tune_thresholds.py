@@ -2,14 +2,14 @@
 import argparse
 import sys
 
-
-from pano360.data import read_split
+from pano360.data import DataError, read_split
+from pano360.inference import split_probabilities
 from pano360.io import write_csv, write_json
 from pano360.model import CheckpointError
-from pano360.params import load_params, section
-from pano360.inference import split_probabilities
+from pano360.params import ParamsError, check_unchanged, load_params
 from pano360.plots import evaluation as plots
-from pano360.thresholds import STRATEGIES, compare_strategies, f1_curves, fit_thresholds
+from pano360.thresholds import ThresholdsParams, compare_strategies, f1_curves, fit_thresholds, \
+    write_thresholds_file
 
 
 def main() -> int:
@@ -18,35 +18,27 @@ def main() -> int:
     ap.add_argument("--val", default="data/processed/val.csv")
     ap.add_argument("--images", default="data/interim/halves")
     ap.add_argument("--out", default="models/thresholds.json")
+    ap.add_argument("--report", default="reports/thresholds.json")
     ap.add_argument("--metrics", default="metrics/thresholds.json")
     ap.add_argument("--plot", default="plots/threshold_f1.png")
     ap.add_argument("--plot-data", default="plots/threshold_f1.csv")
     args = ap.parse_args()
-    p = dict(section(load_params(), "thresholds"))
-    strategy = p.pop("strategy", "auto")
-    if strategy not in STRATEGIES:
-        print(f"tune_thresholds: thresholds.strategy must be one of {STRATEGIES}, not {strategy!r}",
-              file=sys.stderr)
-        return 1
-    frame, _ = read_split(args.val)
     try:
+        params = load_params(thresholds=ThresholdsParams)
+        settings = params.thresholds.model_dump()
+        frame, _ = read_split(args.val)
         probs, targets, classes = split_probabilities(args.model, frame, args.images, desc="val")
-    except (CheckpointError, ValueError) as exc:
+        groups = frame["panorama"].to_numpy()
+        fit = fit_thresholds(probs, targets, groups=groups, **settings)
+        comparison = compare_strategies(probs, targets, groups=groups, **settings)
+        check_unchanged(params)
+    except (ParamsError, CheckpointError, DataError, ValueError) as exc:
         print(f"tune_thresholds: {exc}", file=sys.stderr)
         return 1
-    groups = frame["panorama"].to_numpy()
-    settings = {k: p[k] for k in ("fixed", "min_positives", "shrink_k", "target_precision",
-                                  "target_recall", "folds", "seed", "auto_metric") if k in p}
-    fit = fit_thresholds(probs, targets, strategy, groups=groups, **settings)
-    comparison = compare_strategies(probs, targets, groups=groups, **settings)
-    result = fit.to_dict()
-    write_json(args.out, {"classes": classes,
-                          "thresholds": dict(zip(classes, result["thresholds"])),
-                          "strategy": fit.strategy, "requested": fit.requested,
-                          "settings": fit.settings, "details": fit.details,
-                          "compare": "probability >= threshold"})
-    write_json(args.metrics, {"chosen": fit.strategy, "requested": fit.requested,
-                              "val_halves": int(len(frame)), "strategies": comparison})
+    write_thresholds_file(args.out, fit, classes)
+    write_json(args.metrics, {"strategy": fit.strategy})
+    write_json(args.report, {"chosen": fit.strategy, "requested": fit.requested,
+                             "val_halves": int(len(frame)), "strategies": comparison})
     curves = f1_curves(probs, targets)
     write_csv(args.plot_data, plots.f1_curve_table(curves, classes))
     plots.plot_f1_curves(curves, classes, fit.thresholds, fit.details.get("global_threshold"), args.plot)

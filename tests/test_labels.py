@@ -186,13 +186,13 @@ def test_detect_rejects_unknown_content(tmp_path, content, expected):
 def test_explicit_fmt_that_does_not_fit_the_file(tmp_path):
     ndjson = write_v2(tmp_path, [row()])
     with pytest.raises(LabelError, match=r"export\.ndjson: line 1: not a LabelBox v1 label"):
-        load_labels(ndjson, fmt="labelbox_v1")
+        load_labels(ndjson, format="labelbox_v1")
     with pytest.raises(LabelError, match=r"export\.ndjson: line 1: .*header 'image,labels'"):
-        load_labels(ndjson, fmt="csv")
+        load_labels(ndjson, format="csv")
     v1 = write_json(tmp_path, [v1_element()])
     with pytest.raises(LabelError, match=r"export\.json: element \[0\]: not a LabelBox v2 data row"):
-        load_labels(v1, fmt="labelbox_v2")
-    assert load_labels(ndjson, fmt="labelbox_v2").report["format"] == "labelbox_v2"
+        load_labels(v1, format="labelbox_v2")
+    assert load_labels(ndjson, format="labelbox_v2").report["format"] == "labelbox_v2"
 
 
 # ---------------------------------------------------------------- 2. blank and malformed lines
@@ -757,7 +757,7 @@ def test_v2_only_options_on_v1(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"fmt": "xml"}, {"unknown_classes": "warn"}, {"source": "masks"}, {"match_on": "id"},
+    {"format": "xml"}, {"unknown_classes": "warn"}, {"source": "masks"}, {"match_on": "id"},
     {"label_choice": "random"}, {"duplicates": "first"}, {"missing_image": "ignore"},
     {"classes": []}, {"classes": ["a", "a"]}, {"classes": ["image"]},
 ])
@@ -831,3 +831,55 @@ def test_output_is_deterministic(tmp_path):
     assert a.frame.index.equals(pd.RangeIndex(len(a.frame)))
     assert a.classes == ["car", "sky", "tree"]
     assert np.array_equal(a.frame[a.classes].to_numpy().sum(axis=0), [2, 1, 3])
+
+
+# ---------------------------------------------------------------- degenerate tables (issue 9)
+
+def _halves(n):
+    return [f"p{i:04d}_{side}.jpg" for i in range(n) for side in ("left", "right")]
+
+
+def test_yes_no_radio_per_class_export_read_with_defaults_is_an_error(tmp_path):
+    """One yes/no radio question per class: read as answers, the classes would be no/yes."""
+    rng = random.Random(0)
+    rows = []
+    for image in _halves(6):
+        answers = [radio(q, "yes" if rng.random() < 0.5 else "no") for q in ("car?", "tree?")]
+        rows.append(row(image, [label(*answers)]))
+    path = write_v2(tmp_path, rows)
+    with pytest.raises(LabelError, match=r"radio_per_class: true") as err:
+        load_labels(path)
+    assert "radio question(s) 'car?', 'tree?'" in str(err.value)
+    table = load_labels(path, radio_per_class=True)
+    assert table.classes == ["car?", "tree?"]
+
+
+def test_bounding_box_only_export_with_default_source_is_an_error(tmp_path):
+    rows = [row(image, [label(objects=[box("car")])]) for image in _halves(3)]
+    path = write_v2(tmp_path, rows)
+    with pytest.raises(LabelError, match=r"no classes found") as err:
+        load_labels(path)
+    assert "objects named 'car'" in str(err.value) and "labels.source: objects" in str(err.value)
+    assert load_labels(path, source="objects").classes == ["car"]
+
+
+def test_identical_rows_are_an_error(tmp_path):
+    rows = [row(image, [tick("tree")]) for image in _halves(6)]
+    with pytest.raises(LabelError, match=r"all 12 labelled halves have the same classes \(\['tree'\]\)"):
+        load_labels(write_v2(tmp_path, rows))
+
+
+def test_misspelt_answer_that_became_a_class_is_warned_about(tmp_path):
+    rows = [row(image, [tick("tree" if i % 2 else "car")]) for i, image in enumerate(_halves(12))]
+    rows[3] = row(rows[3]["data_row"]["external_id"], [tick("tre")])
+    table = load_labels(write_v2(tmp_path, rows))
+    assert "tre" in table.classes
+    assert any("'tre' (1 halves) looks like a misspelling of 'tree'" in w for w in table.warnings)
+
+
+def test_class_seen_once_among_frequent_ones_is_warned_about(tmp_path):
+    rows = [row(image, [tick("tree" if i % 2 else "car")]) for i, image in enumerate(_halves(110))]
+    rows[5] = row(rows[5]["data_row"]["external_id"], [tick("zebra")])
+    table = load_labels(write_v2(tmp_path, rows))
+    assert any("class 'zebra' is ticked on only 1 half(s)" in w for w in table.warnings)
+    assert table.report["export_contents"]["checklist"] == [QUESTION]

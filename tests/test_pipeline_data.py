@@ -23,7 +23,7 @@ def test_repro_data_stages_then_nothing_to_do(tmp_path):
     panoramas = [set(f["panorama"]) for f in splits.values()]
     assert not (panoramas[0] & panoramas[1] or panoramas[0] & panoramas[2] or panoramas[1] & panoramas[2])
     for name in ("split", "labels", "partition"):
-        assert json.loads((project.path / f"metrics/{name}.json").read_text())
+        assert json.loads((project.path / f"reports/{name}.json").read_text())
     assert (project.path / "plots/class_distribution.png").stat().st_size > 1000
 
     again = project.dvc("repro", "partition").stdout

@@ -38,12 +38,12 @@ def project(tmp_path_factory):
 def test_repro_builds_everything_then_nothing(project):
     out = project.dvc("repro").stdout
     assert ran(out) == set(DATA_STAGES + MODEL_STAGES)
-    report = json.loads((project.path / "metrics/evaluate.json").read_text())
+    report = json.loads((project.path / "reports/evaluate.json").read_text())
     for key in ("mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "sample_f1", "hamming_loss", "subset_accuracy"):
         assert key in report["tuned"] and key in report["at_0.5"] and key in report["panorama"]["tuned"]
     thresholds = json.loads((project.path / "models/thresholds.json").read_text())
     assert set(thresholds["thresholds"]) == set(thresholds["classes"])
-    tuned = json.loads((project.path / "metrics/thresholds.json").read_text())
+    tuned = json.loads((project.path / "reports/thresholds.json").read_text())
     assert {"fixed", "global_f1", "per_class_f1", "auto"} <= set(tuned["strategies"])
     preds = pd.read_csv(project.path / "data/predictions/test.csv")
     test = pd.read_csv(project.path / "data/processed/test.csv")
@@ -64,7 +64,7 @@ def test_predict_reproduces_evaluate_on_test_panoramas(project):
     got = pd.read_csv(project.path / "predict_out.csv").set_index("image").loc[test["image"]]
     (project.path / "predict_out.csv").unlink()
     (project.path / "predict_out_panoramas.csv").unlink()
-    for column in test.columns[2:]:
+    for column in [c for c in test.columns[2:] if not c.startswith("true_")]:
         assert (got[column].to_numpy() == test[column].to_numpy()).all(), column
 
 
@@ -75,7 +75,7 @@ def test_exp_run_head_reruns_model_stages_only(project):
         assert f"Stage '{stage}' didn't change, skipping" in out
     diff = json.loads(project.dvc("metrics", "diff", "--json").stdout)
     changed = {k for entry in diff.values() for k in entry}
-    assert any(k.startswith("tuned.") for k in changed)
+    assert changed & {"mAP", "CF1", "OF1", "val_mAP"}
 
 
 def test_threshold_strategy_change_skips_training(project):
@@ -121,7 +121,7 @@ def test_push_then_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
     fresh = Project(clone)
     fresh.env["PYTHONPATH"] = str(clone)
     fresh.dvc("pull")
-    assert (clone / "models/model.pt").is_file() and (clone / "metrics/evaluate.json").is_file()
+    assert (clone / "models/model.pt").is_file() and (clone / "reports/evaluate.json").is_file()
     status = fresh.dvc("status").stdout
     assert "up to date" in status
     assert ran(fresh.dvc("repro").stdout) == set()

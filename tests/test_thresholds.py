@@ -283,7 +283,7 @@ def test_evaluate_thresholds_matches_sklearn():
     (np.array([[0.5, 1.5]]), np.zeros((1, 2)), {}, r"\[0, 1\]"),
     (np.full((2, 2), 0.5), np.full((2, 2), 2), {}, "only 0 and 1"),
     (np.full(4, 0.5), np.zeros(4), {}, "matrix"),
-    (np.full((2, 2), 0.5), np.zeros((2, 2)), {"strategy": "best"}, "unknown strategy"),
+    (np.full((2, 2), 0.5), np.zeros((2, 2)), {"strategy": "best"}, "thresholds.strategy"),
     (np.full((2, 2), 0.5), np.zeros((2, 2)), {"groups": [1, 2, 3]}, "groups"),
     (np.full((2, 2), 0.5), np.zeros((2, 2)), {"target_precision": 0.0}, "target_precision"),
     (np.full((2, 2), 0.5), np.zeros((2, 2)), {"candidates": ["auto"]}, "candidates"),

@@ -99,17 +99,12 @@ def _env():
 
 def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
     spec = _spec(splits, tmp_path, epochs=5)
-    proc = subprocess.Popen([sys.executable, str(HERE / "train_entry.py"), str(spec)], cwd=tmp_path,
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 240
-    resume_dir = tmp_path / "resume"
-    while time.time() < deadline:  # kill it once two epochs are saved
-        states = list(resume_dir.glob("*.pt")) if resume_dir.exists() else []
-        if states and torch.load(states[0], weights_only=False)["epoch"] >= 1:
-            break
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed = json.loads(spec.read_text())
+    killed["kill_after_epoch"] = 1  # dies after saving the state of epoch 2 of 5
+    (tmp_path / "killed.json").write_text(json.dumps(killed))
+    proc = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(tmp_path / "killed.json")],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert not (tmp_path / "model.pt").exists()
     out = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(spec)], cwd=tmp_path, env=_env(),
                          capture_output=True, text=True, timeout=300)

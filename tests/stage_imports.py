@@ -1,0 +1,82 @@
+"""Which project files each DVC stage runs: the transitive pano360 imports of its script.
+
+Read from the source (AST), so imports inside functions count too, and nothing is executed.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module_file(module: str) -> Path | None:
+    base = ROOT.joinpath(*module.split("."))
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def _package_inits(module: str) -> list[Path]:
+    parts = module.split(".")
+    return [ROOT.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts) + 1)
+            if ROOT.joinpath(*parts[:i], "__init__.py").is_file()]
+
+
+def _imports(path: Path) -> set[str]:
+    """pano360 modules imported anywhere in ``path`` (absolute and relative imports)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = list(path.relative_to(ROOT).parts[:-1])  # the package a relative import starts from
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "pano360"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != "pano360":
+                continue
+            found.add(mod)
+            for alias in node.names:  # `from pano360.plots import evaluation` imports a module
+                if _module_file(f"{mod}.{alias.name}"):
+                    found.add(f"{mod}.{alias.name}")
+    return found
+
+
+def stage_files(script: str | Path) -> set[str]:
+    """Repo-relative paths of ``script`` and every project file it imports, transitively."""
+    script = ROOT / script
+    seen: set[Path] = {script}
+    todo = [script]
+    while todo:
+        for module in _imports(todo.pop()):
+            for f in [*_package_inits(module), _module_file(module)]:
+                if f is not None and f not in seen:
+                    seen.add(f)
+                    todo.append(f)
+    return {str(p.relative_to(ROOT)) for p in seen}
+
+
+def expand(deps: list[str]) -> set[str]:
+    """Code deps of a dvc.yaml stage, folders expanded to their .py files."""
+    out = set()
+    for dep in deps:
+        if not (dep.startswith("pano360") or dep.startswith("stages")):
+            continue
+        path = ROOT / dep
+        if path.is_dir():
+            out |= {str(p.relative_to(ROOT)) for p in path.rglob("*.py")}
+        else:
+            out.add(dep)
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+    for script in sys.argv[1:]:
+        print(script, sorted(stage_files(script)))
