@@ -84,7 +84,7 @@ class Paths:
     last: str = "models/last.pt"
     resume_dir: str = "models/.resume"
     live_dir: str = "dvclive"
-    metrics: Optional[str] = "metrics/train.json"   # best val mAP and epochs run
+    metrics: Optional[str] = None   # JSON with the best val mAP and the epochs run (the stage: metrics/train.json)
     # What the resume fingerprint covers besides the config; None: the splits, the images and
     # the pano360 package. The train stage passes its dvc.yaml deps.
     deps: Optional[list[str]] = field(default=None)

@@ -69,7 +69,8 @@ def main() -> int:
             return launch(params.train.nproc)
         cfg = TrainingConfig(head=params.head, heads=params.heads, model=params.model, train=params.train)
         paths = Paths(train_csv="data/processed/train.csv", val_csv="data/processed/val.csv",
-                      image_dir="data/interim/halves", deps=stage_deps("train"))
+                      image_dir="data/interim/halves", deps=stage_deps("train"),
+                      metrics="metrics/train.json")
         result = train(cfg, paths, before_save=lambda: check_unchanged(params))
     except (ParamsError, TrainingError, DataError) as exc:
         print(f"train: {_one_line(exc)}", file=sys.stderr)

@@ -45,7 +45,8 @@ def config(**train_overrides):
 def paths(data: Path, out: Path) -> Paths:
     return Paths(train_csv=str(data / "train.csv"), val_csv=str(data / "val.csv"),
                  image_dir=str(data / "halves"), best=str(out / "model.pt"), last=str(out / "last.pt"),
-                 resume_dir=str(out / "resume"), live_dir=str(out / "live"))
+                 resume_dir=str(out / "resume"), live_dir=str(out / "live"),
+                 metrics=str(out / "train.json"))
 
 
 def test_training_writes_checkpoints_and_dvclive_logs(splits, tmp_path):
