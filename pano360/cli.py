@@ -7,24 +7,28 @@ from pathlib import Path
 
 from .model import CheckpointError
 from .naming import DEFAULT_PATTERN
-from .predict import FORMATS, PredictError, collect_inputs, export_onnx, panorama_table_path, \
-    predict_panoramas, write_table
+from .predict import FORMATS, PredictError, check_output, collect_inputs, export_onnx, output_format, \
+    panorama_table_path, predict_panoramas, write_table
 
 
 def _predict(args) -> int:
-    try:
+    out = Path(args.out)
+    try:  # everything that can be checked is checked before the model runs
+        fmt = output_format(out, args.format)
         inputs = collect_inputs(args.panoramas)
+        check_output(out)
         result = predict_panoramas(inputs, args.model, args.thresholds, batch_size=args.batch_size,
                                    name_pattern=args.name_pattern, show_progress=not args.quiet)
     except (PredictError, CheckpointError) as exc:
         print(f"pano360 predict: error: {exc}", file=sys.stderr)
         return 1
-    out = Path(args.out)
-    fmt = args.format or {".jsonl": "jsonl", ".parquet": "parquet"}.get(out.suffix, "csv")
-    write_table(result.halves, out, fmt)
-    write_table(result.panoramas, panorama_table_path(out), fmt)
     for path, why in result.failed:
         print(f"pano360 predict: could not read {path}: {why}", file=sys.stderr)
+    if result.halves.empty:
+        print(f"pano360 predict: error: no panorama could be read; {out} was not written", file=sys.stderr)
+        return 1
+    write_table(result.halves, out, fmt)
+    write_table(result.panoramas, panorama_table_path(out), fmt)
     print(f"pano360 predict: {len(result.panoramas)} panoramas ({len(result.halves)} halves) → {out} and "
           f"{panorama_table_path(out)}" + (f"; {len(result.failed)} failed" if result.failed else ""))
     return 2 if result.failed else 0
@@ -44,13 +48,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="pano360", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="classify the halves of new panoramas")
-    p.add_argument("panoramas", nargs="+", help="image files, folders (recursive) or .txt/.lst list files")
+    p.add_argument("panoramas", nargs="+",
+                   help="panorama files, folders (searched recursively), or @FILE: a text file listing paths")
     p.add_argument("--model", default="models/model.pt")
     p.add_argument("--thresholds", default="models/thresholds.json",
                    help="tuned thresholds (tune_thresholds stage); 'none' for 0.5")
     p.add_argument("--out", default="predictions.csv",
                    help="half-level table; the panorama table goes beside it as *_panoramas.*")
-    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension, else csv")
+    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .jsonl, .parquet)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--name-pattern", default=DEFAULT_PATTERN, help="half names, as split.name_pattern")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

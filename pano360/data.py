@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from .params import Section
 from .partition import class_columns
+from .pixels import to_rgb
 
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
 # timm/torchvision interpolation names → the PIL filter their transforms use on PIL images
@@ -56,15 +57,18 @@ class AugmentParams(Section):
 
 
 def open_rgb(path: str | os.PathLike, min_size: int | None = None) -> Image.Image:
-    """Open an image as RGB. For JPEGs, ``min_size`` lets libjpeg decode at 1/2, 1/4 or 1/8
-    scale (DCT scaling, "draft mode") while staying at least ``min_size`` px on the short
-    side — a 4096² half needed at 256 px decodes ~10× faster."""
+    """Open an image as 8-bit RGB (:func:`pixels.to_rgb`: 16-bit scaled, not clipped).
+
+    For JPEGs, ``min_size`` lets libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling, "draft
+    mode") while staying at least ``min_size`` px on the short side — a 4096² half needed at
+    256 px decodes ~10× faster."""
     with Image.open(path) as img:
         if min_size and img.format == "JPEG":
             w, h = img.size
             scale = min_size / min(w, h)
             img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
-        return img.convert("RGB")
+        img.load()
+        return to_rgb(img)
 
 
 def build_transform(data_config: dict, train: bool, augment: AugmentParams | dict | None = None):

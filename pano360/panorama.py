@@ -23,6 +23,7 @@ from pydantic import NonNegativeInt, field_validator
 from .io import atomic_dir, atomic_path
 from .naming import DEFAULT_PATTERN, half_name
 from .params import Section
+from .pixels import check_convertible
 from .progress import progress
 
 # 360° cameras write up to ~16K×8K (134 MP); Pillow's default bomb guard stops at 89 MP.
@@ -77,6 +78,7 @@ def open_upright(path: str | os.PathLike) -> tuple[Image.Image, dict]:
     src = Image.open(path)
     try:
         src.load()
+        check_convertible(src)  # refuse here, naming the file, what training could not read
     except Exception:
         src.close()
         raise

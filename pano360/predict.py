@@ -4,6 +4,7 @@ has it; its score is the max of the halves, exactly as the evaluate stage aggreg
 from __future__ import annotations
 
 import io
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,34 +23,92 @@ from .progress import progress
 from .thresholds import ThresholdsFileError, read_thresholds_file
 
 FORMATS = ("csv", "jsonl", "parquet")
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+_SHOWN = 10
 
 
 class PredictError(RuntimeError):
     pass
 
 
+def _listing(paths) -> str:
+    paths = [str(p) for p in paths]
+    return ", ".join(paths[:_SHOWN]) + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
+
+
 def collect_inputs(items: list[str]) -> list[Path]:
-    """Files, folders (recursive) and list files (``.txt``/``.lst``: one path per line)."""
+    """Panorama files, folders (searched recursively) and ``@list.txt`` files (one path per
+    line, relative to the list; ``#`` comments). Every problem is found before any work:
+    a path that does not exist, a file that is not an image, a folder without images."""
     found: list[Path] = []
-    for item in items:
-        path = Path(item)
+    missing, not_images, empty = [], [], []
+
+    def add(path: Path, where: str = "") -> None:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.suffix.lower() in (".txt", ".lst"):
-            if not path.is_file():
-                raise PredictError(f"list file {path} does not exist")
-            base = path.parent
-            for line in path.read_text(encoding="utf-8").splitlines():
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                empty.append(f"{path}{where}")
+            found.extend(images)
+        elif not path.exists():
+            missing.append(f"{path}{where}")
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            not_images.append(f"{path}{where}")
+        else:
+            found.append(path)
+
+    for item in items:
+        if item.startswith("@"):
+            listing = Path(item[1:])
+            if not listing.is_file():
+                raise PredictError(f"list file {listing} does not exist")
+            for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
                 line = line.strip()
                 if line and not line.startswith("#"):
                     entry = Path(line)
-                    found += collect_inputs([str(entry if entry.is_absolute() else base / entry)])
+                    add(entry if entry.is_absolute() else listing.parent / entry, f" ({listing}:{number})")
         else:
-            found.append(path)  # missing/unreadable files are reported when they are read
+            add(Path(item))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} input(s) do not exist: {_listing(missing)}")
+    if not_images:
+        problems.append(f"{len(not_images)} input(s) are not panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}): "
+                        f"{_listing(not_images)}; to pass a file that lists paths, write @{not_images[0]}")
+    if empty:
+        problems.append(f"folder(s) without panoramas: {_listing(empty)}")
+    if problems:
+        raise PredictError("; ".join(problems))
     unique = list(dict.fromkeys(found))
     if not unique:
-        raise PredictError(f"no panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {items}")
+        raise PredictError("no panoramas given")
     return unique
+
+
+def output_format(out: Path, fmt: str | None) -> str:
+    """The table format: from ``--out``'s extension, or ``fmt``; a clash is an error."""
+    if out.is_dir():
+        raise PredictError(f"--out {out} is a folder; give a file name, e.g. {out / 'predictions.csv'}")
+    from_ext = EXTENSIONS.get(out.suffix.lower())
+    if fmt and from_ext and fmt != from_ext:
+        raise PredictError(f"--format {fmt} does not match --out {out} (a {from_ext} name); "
+                           f"change one of them")
+    if not (fmt or from_ext):
+        raise PredictError(f"cannot tell the format from --out {out}: name it .csv, .jsonl or .parquet, "
+                           f"or give --format")
+    return fmt or from_ext
+
+
+def check_output(out: Path) -> None:
+    """Fail before any work if ``out`` (and its panorama table) cannot be written."""
+    for path in (out, panorama_table_path(out)):
+        if path.is_dir():
+            raise PredictError(f"--out {path} is a folder; give a file name, e.g. {path / 'predictions.csv'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise PredictError(f"cannot write --out {out}: {exc.strerror or exc}") from None
 
 
 class _Halves(Dataset):

@@ -325,7 +325,8 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 with sync, autocast(device, amp_dtype):
                     loss = loss_fn(ddp_model(images), targets)
                 if not torch.isfinite(loss):
-                    raise TrainingError(_non_finite_message(loss.item(), epoch, step, i, t))
+                    raise TrainingError(_non_finite_message(
+                        f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (batch {i + 1})", t))
                 with sync:
                     scaler.scale(loss / accum).backward()
                 loss_sum += loss.item()
@@ -352,6 +353,10 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 eval_model = ema.module if ema is not None else model
                 probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate",
                                              show=show_progress)
+                if not np.isfinite(probs).all():
+                    raise TrainingError(_non_finite_message(
+                        f"the model's validation scores became NaN/inf after epoch {epoch + 1} (the "
+                        f"weights diverged)", t))
                 val_map = mean_ap(y, probs)
                 record = {"epoch": epoch + 1, "train/loss": loss_sum / max(1, batches), "val/loss": val_loss,
                           "val/mAP": val_map, "lr": optimizer.param_groups[0]["lr"],
@@ -437,7 +442,7 @@ def _quiet_worker(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _non_finite_message(value: float, epoch: int, step: int, batch: int, t: TrainParams) -> str:
+def _non_finite_message(what: str, t: TrainParams) -> str:
     settings = [f"train.lr {t.lr:g}", f"train.clip_grad {t.clip_grad:g}" + ("" if t.clip_grad else " (off)"),
                 f"train.precision {t.precision}", f"train.loss {t.loss}"]
     advice = ["lower train.lr"]
@@ -446,8 +451,7 @@ def _non_finite_message(value: float, epoch: int, step: int, batch: int, t: Trai
     if t.precision == "fp16":
         advice.append("use train.precision bf16 or fp32")
     advice.append("check the input images")
-    return (f"loss became {value} at epoch {epoch + 1}, step {step + 1} (batch {batch + 1}) with "
-            f"{', '.join(settings)}; {', '.join(advice)}. No model was written.")
+    return f"{what} with {', '.join(settings)}; {', '.join(advice)}. No model was written."
 
 
 def _log_epoch(live, record: dict) -> None:

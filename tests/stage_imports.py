@@ -76,7 +76,45 @@ def expand(deps: list[str]) -> set[str]:
     return out
 
 
+def code_deps(script: str) -> list[str]:
+    """What dvc.yaml should list: the script, then the modules; packages whose every module
+    is imported (pano360/heads) as one folder."""
+    files = stage_files(script)
+    folders = {str(p.relative_to(ROOT)) for p in (ROOT / "pano360").iterdir()
+               if p.is_dir() and p.name != "__pycache__"
+               and {str(f.relative_to(ROOT)) for f in p.rglob("*.py")} <= files and p.name == "heads"}
+    listed = sorted(f for f in files if not any(f.startswith(d + "/") for d in folders) and f != script)
+    return [script] + sorted(listed + sorted(folders))
+
+
+def rewrite_dvc_yaml(path: Path = ROOT / "dvc.yaml") -> None:
+    """Replace each stage's code deps in dvc.yaml (text edit: comments and layout stay)."""
+    import re
+    import yaml
+    stages = yaml.safe_load(path.read_text())["stages"]
+    lines = path.read_text().splitlines()
+    out, stage, in_deps = [], None, False
+    for line in lines:
+        m = re.match(r"^  (\w+):\s*$", line)
+        if m and m.group(1) in stages:
+            stage = m.group(1)
+        if re.match(r"^    deps:\s*$", line):
+            in_deps = True
+            out.append(line)
+            out += [f"      - {d}" for d in code_deps(stages[stage]["cmd"].split()[1])]
+            continue
+        if in_deps and re.match(r"^      - (pano360|stages)/", line):
+            continue
+        if in_deps and not line.startswith("      - "):
+            in_deps = False
+        out.append(line)
+    path.write_text("\n".join(out) + "\n")
+
+
 if __name__ == "__main__":
     import sys
-    for script in sys.argv[1:]:
-        print(script, sorted(stage_files(script)))
+    if sys.argv[1:] == ["--write-dvc-yaml"]:  # after changing imports: python tests/stage_imports.py --write-dvc-yaml
+        rewrite_dvc_yaml()
+    else:
+        for script in sys.argv[1:]:
+            print(script, code_deps(script))

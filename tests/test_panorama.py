@@ -118,3 +118,44 @@ def test_parallel_equals_serial_and_name_clash_is_an_error(demo_panos, tmp_path)
     Image.new("RGB", (8, 4)).save(clash / "x.PNG")
     with pytest.raises(SplitError, match="both write"):
         split_folder(clash, tmp_path / "c", pattern="{stem}_{side}.png", show_progress=False)
+
+
+def test_a_killed_split_leaves_nothing_behind_after_the_next_run(tmp_path):
+    """SIGKILL mid-split used to leave data/interim/.halves.*.tmp (hundreds of MB) for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    generate(tmp_path / "raw", count=80, width=1024, seed=3)
+    code = ("import sys; from pano360.panorama import split_folder; "
+            "split_folder(sys.argv[1], sys.argv[2], workers=1, show_progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "raw/panoramas"), str(tmp_path / "halves")])
+    deadline = time.time() + 60
+    leftovers = []
+    while time.time() < deadline and proc.poll() is None:
+        leftovers = [d for d in tmp_path.glob(".halves.*.tmp") if len(list(d.iterdir())) >= 4]
+        if leftovers:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert leftovers and leftovers[0].exists(), "the split finished before it could be killed"
+    report = split_folder(tmp_path / "raw/panoramas", tmp_path / "halves", workers=1, show_progress=False)
+    assert report["halves"] == 160
+    assert not list(tmp_path.glob(".halves.*")), "a stale temporary survived the next run"
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    """tempfile makes 0600 files and 0700 folders; outputs must follow the umask instead."""
+    import os
+    generate(tmp_path / "raw", count=1, width=128)
+    old = os.umask(0o022)
+    try:
+        split_folder(tmp_path / "raw/panoramas", tmp_path / "halves", workers=1, show_progress=False)
+        from pano360.io import write_json
+        write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "halves").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644

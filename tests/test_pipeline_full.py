@@ -50,15 +50,34 @@ def test_repro_builds_everything_then_nothing(project):
     assert list(preds["image"]) == list(test["image"])
     for png in ("class_distribution", "threshold_f1", "pr_curves", "per_class_ap", "confusion"):
         assert (project.path / f"plots/{png}.png").stat().st_size > 5000
+    shown = project.dvc("metrics", "show").stdout.splitlines()
+    assert max(len(line) for line in shown) <= 120, "\n".join(shown)
     project.commit("baseline results")
     assert ran(project.dvc("repro").stdout) == set()
+
+
+def test_evaluate_names_label_columns_the_model_does_not_know(project):
+    test_csv = project.path / "data/processed/test.csv"
+    original = test_csv.read_text()
+    frame = pd.read_csv(test_csv).assign(zebra=0)
+    frame.to_csv(test_csv, index=False)
+    try:
+        out = project.run(sys.executable, "stages/evaluate.py", "--predictions", "p.csv", "--metrics", "m.json",
+                          "--report", "r.json", "--per-class", "c.csv")
+    finally:
+        test_csv.write_text(original)
+        project.git("checkout", "--", ".")
+        for name in ("p.csv", "m.json", "r.json", "c.csv"):
+            (project.path / name).unlink(missing_ok=True)
+        project.dvc("checkout", "-f")
+    assert "label column(s) the model does not predict, not evaluated: zebra" in out.stderr
 
 
 def test_predict_reproduces_evaluate_on_test_panoramas(project):
     test = pd.read_csv(project.path / "data/predictions/test.csv")
     listing = project.path / "test_panoramas.txt"
     listing.write_text("".join(f"data/raw/panoramas/{p}.jpg\n" for p in sorted(set(test["panorama"]))))
-    project.run(sys.executable, "-m", "pano360", "predict", str(listing), "--model", "models/model.pt",
+    project.run(sys.executable, "-m", "pano360", "predict", f"@{listing}", "--model", "models/model.pt",
                 "--thresholds", "models/thresholds.json", "--out", "predict_out.csv", "--quiet")
     listing.unlink()
     got = pd.read_csv(project.path / "predict_out.csv").set_index("image").loc[test["image"]]

@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -75,14 +76,67 @@ def test_list_files_folders_and_unreadable_inputs(assets, tmp_path, capsys):
     root, _ = assets
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     listing = tmp_path / "batch.txt"
-    listing.write_text(f"# tonight's batch\n{root / 'raw/panoramas/pano_0002.jpg'}\nbroken.jpg\nmissing.jpg\n")
-    assert len(collect_inputs([str(listing)])) == 3
-    code = main(["predict", str(listing), "--model", str(root / "model.pt"), "--thresholds", "none",
+    listing.write_text(f"# tonight's batch\n{root / 'raw/panoramas/pano_0002.jpg'}\nbroken.jpg\n")
+    assert len(collect_inputs([f"@{listing}"])) == 2
+    code = main(["predict", f"@{listing}", "--model", str(root / "model.pt"), "--thresholds", "none",
                  "--out", str(tmp_path / "p.csv"), "--quiet"])
     assert code == 2
-    err = capsys.readouterr().err
-    assert "broken.jpg" in err and "missing.jpg" in err
+    assert "broken.jpg" in capsys.readouterr().err
     assert len(pd.read_csv(tmp_path / "p.csv")) == 2
+
+
+def _never_run(*args, **kwargs):
+    raise AssertionError("inference ran although the command could not succeed")
+
+
+@pytest.mark.parametrize("inputs, out, extra, message", [
+    (["{root}/raw/panoramas/nope.jpg"], "p.csv", [], r"1 input\(s\) do not exist: .*nope\.jpg"),
+    (["{tmp}/notes.txt"], "p.csv", [], r"not panoramas .*write @.*notes\.txt"),
+    (["{tmp}/empty"], "p.csv", [], r"folder\(s\) without panoramas"),
+    (["@{tmp}/gone.txt"], "p.csv", [], r"list file .*gone\.txt does not exist"),
+    (["{root}/raw/panoramas"], "outdir", [], r"--out .*outdir is a folder"),
+    (["{root}/raw/panoramas"], "afile/p.csv", [], r"cannot write --out"),
+    (["{root}/raw/panoramas"], "p.csv", ["--format", "parquet"], r"--format parquet does not match --out"),
+    (["{root}/raw/panoramas"], "p.out", [], r"cannot tell the format"),
+])
+def test_bad_input_or_output_fails_before_any_work(assets, tmp_path, capsys, monkeypatch, inputs, out, extra,
+                                                   message):
+    root, _ = assets
+    (tmp_path / "notes.txt").write_text("meeting notes, not a list\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "afile").write_text("a file, not a folder")
+    (tmp_path / "p.csv").write_text("earlier results\n")
+    monkeypatch.setattr("pano360.cli.predict_panoramas", _never_run)
+    args = [i.format(root=root, tmp=tmp_path) for i in inputs]
+    code = main(["predict", *args, "--model", str(root / "model.pt"), "--out", str(tmp_path / out), "--quiet",
+                 *extra])
+    assert code == 1
+    assert re.search(message, capsys.readouterr().err)
+    assert (tmp_path / "p.csv").read_text() == "earlier results\n"
+
+
+def test_nothing_readable_overwrites_nothing(assets, tmp_path, capsys):
+    root, _ = assets
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (tmp_path / "p.csv").write_text("earlier results\n")
+    code = main(["predict", str(tmp_path / "broken.jpg"), "--model", str(root / "model.pt"), "--thresholds",
+                 "none", "--out", str(tmp_path / "p.csv"), "--quiet"])
+    assert code == 1 and "was not written" in capsys.readouterr().err
+    assert (tmp_path / "p.csv").read_text() == "earlier results\n"
+    assert not (tmp_path / "p_panoramas.csv").exists()
+
+
+def test_outputs_follow_the_umask(assets, tmp_path):
+    import os
+    root, _ = assets
+    old = os.umask(0o022)
+    try:
+        assert main(["predict", str(root / "raw/panoramas/pano_0001.jpg"), "--model", str(root / "model.pt"),
+                     "--thresholds", "none", "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.csv").stat().st_mode & 0o777 == 0o644
 
 
 def test_mismatched_thresholds_and_foreign_model_fail_before_work(assets, tmp_path, capsys):
