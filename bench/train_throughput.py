@@ -3,12 +3,12 @@
 1. real loop / in-memory: images/s of pano360.train.train on the demo halves (real JPEG
    decoding + augmentation) divided by images/s of the same model, batch and optimiser on
    tensors already in memory;
-2. data loading on 4096×4096 half JPEGs, with and without reduced-size (draft) decoding;
-3. each head's added cost as a share of the backbone's training-step time, SwinV2-T 256.
+2. each head's added cost as a share of the backbone's training-step time, SwinV2-T 256.
 
     python bench/train_throughput.py [--epochs 2] [--skip-heads]
 
-Run from the repo root after `make demo` (it reads data/processed and data/interim/halves).
+Run from the repo root after `make demo` (it reads data/processed and data/interim/prepared).
+Loading from 8K panoramas: bench/loader_throughput.py.
 """
 import argparse
 import os
@@ -16,12 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
-from PIL import Image
 
-from pano360.data import HalfImages, build_transform
 from pano360.model import build_model, data_config
 from pano360.train import Paths, train
 
@@ -31,8 +28,8 @@ def real_vs_memory(epochs: int) -> None:
     cfg = {"head": params["head"], "heads": params["heads"], "model": params["model"],
            "train": dict(params["train"], epochs=epochs, early_stop_patience=0, monitor_system=False)}
     out = Path(tempfile.mkdtemp())
-    paths = Paths("data/processed/train.csv", "data/processed/val.csv", "data/interim/halves",
-                  best=str(out / "m.pt"), last=str(out / "l.pt"), resume_dir=str(out / "r"), live_dir=str(out / "live"))
+    paths = Paths("data/processed/train.csv", "data/processed/val.csv", "data/interim/prepared",
+                  prepared="data/interim/prepared.json", best=str(out / "m.pt"), last=str(out / "l.pt"), resume_dir=str(out / "r"), live_dir=str(out / "live"))
     train(cfg, paths, show_progress=False)
     rows = (out / "live/plots/metrics/train/images_per_s.tsv").read_text().strip().splitlines()[1:]
     real = max(float(r.split("\t")[-1]) for r in rows)  # best epoch: excludes first-epoch warm-up noise
@@ -45,7 +42,7 @@ def real_vs_memory(epochs: int) -> None:
     x, y = torch.randn(batch, 3, size, size), (torch.rand(batch, 8) > 0.7).float()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
-    steps, t0 = 0, None
+    t0 = None
     for i in range(13):
         if i == 3:
             t0 = time.perf_counter()
@@ -58,30 +55,6 @@ def real_vs_memory(epochs: int) -> None:
     memory = 10 * batch / (time.perf_counter() - t0)
     print(f"| demo config {cfg['model']['name']}@{size}, head {cfg['head']}, batch {batch} | "
           f"{real:.1f} | {memory:.1f} | {real / memory:.2f} |")
-
-
-def loading_4k(count: int = 6) -> None:
-    work = Path(tempfile.mkdtemp())
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    img = Image.fromarray(base).resize((4096, 4096), Image.BICUBIC)
-    for i in range(count):
-        img.rotate(i * 7).save(work / f"h{i}_left.jpg", quality=90)
-    cfg = {"input_size": [3, 256, 256], "mean": [0.5] * 3, "std": [0.5] * 3, "interpolation": "bicubic"}
-    tf = build_transform(cfg, True)
-    import pandas as pd
-    frame = pd.DataFrame({"image": [f"h{i}_left.jpg" for i in range(count)], "panorama": "p", "a": 1})
-    results = {}
-    for label, decode in (("full decode", None), ("reduced decode (draft)", 320)):
-        ds = HalfImages(frame, work, ["a"], tf, decode)
-        ds[0]
-        t0 = time.perf_counter()
-        for _ in range(2):
-            for i in range(count):
-                ds[i]
-        results[label] = 2 * count / (time.perf_counter() - t0)
-    full, fast = results["full decode"], results["reduced decode (draft)"]
-    print(f"| 4096x4096 half JPEGs -> 256 px, 1 process | {full:.2f} | {fast:.2f} | {fast / full:.1f}x |")
 
 
 def head_costs(batch: int = 4) -> None:
@@ -124,8 +97,6 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}")
     print("| config | real loop img/s | in-memory img/s | ratio |\n|---|---|---|---|")
     real_vs_memory(args.epochs)
-    print("\n| data | full decode img/s | reduced decode img/s | speed-up |\n|---|---|---|---|")
-    loading_4k()
     if not args.skip_heads:
         print("\nSwinV2-T 256, batch 4, 20 classes, CPU training step (fwd+bwd+AdamW)")
         print("| head | head step ms | backbone+head step ms | head cost / backbone |\n|---|---|---|---|")

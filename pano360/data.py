@@ -1,4 +1,4 @@
-"""Datasets over half images, with timm's transforms and reduced-size JPEG decoding.
+"""Datasets over (prepared) half images, with timm's transforms.
 
 Lives in an importable module (not a stage script) so DataLoader workers started with
 ``spawn`` can unpickle it.
@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-
 from typing import Annotated, Optional
 
 import numpy as np
@@ -24,10 +23,6 @@ from .partition import class_columns
 from .pixels import to_rgb
 
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
-# timm/torchvision interpolation names → the PIL filter their transforms use on PIL images
-PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
-               "nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
-
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 
@@ -56,17 +51,10 @@ class AugmentParams(Section):
         return value
 
 
-def open_rgb(path: str | os.PathLike, min_size: int | None = None) -> Image.Image:
-    """Open an image as 8-bit RGB (:func:`pixels.to_rgb`: 16-bit scaled, not clipped).
-
-    For JPEGs, ``min_size`` lets libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling, "draft
-    mode") while staying at least ``min_size`` px on the short side — a 4096² half needed at
-    256 px decodes ~10× faster."""
+def open_rgb(path) -> Image.Image:
+    """Open an image (path or file object) as 8-bit RGB (:func:`pixels.to_rgb`: 16-bit
+    scaled, not clipped, transparency composited)."""
     with Image.open(path) as img:
-        if min_size and img.format == "JPEG":
-            w, h = img.size
-            scale = min_size / min(w, h)
-            img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
         img.load()
         return to_rgb(img)
 
@@ -91,44 +79,40 @@ def build_transform(data_config: dict, train: bool, augment: AugmentParams | dic
 
 
 class HalfImages(Dataset):
-    """Half images of one split with their 0/1 targets (float tensor, classes in order).
+    """Prepared half images of one split with their 0/1 targets (float tensor, classes in order).
 
     Index with ``i`` for a plain transform, or with ``(epoch, i)`` (see ``EpochSampler`` in
     train.py): the random augmentation is then seeded by ``(seed, epoch, i)`` alone, so it
-    does not depend on the worker, the process rank or what was drawn before."""
+    does not depend on the worker, the process rank or what was drawn before.
 
-    def __init__(self, frame: pd.DataFrame, image_dir: str | os.PathLike, classes: list[str],
-                 transform, decode_size: int | None = None, cache_size: int | None = None,
-                 interpolation: str = "bicubic", seed: int = 0):
-        """``cache_size``: keep each decoded half in memory, resized to this square size, so
-        later epochs skip decoding. Only when the transform's first step resizes the whole
-        image to that size anyway (no random crop): the pixels are then identical."""
+    ``cache``: keep each decoded image in memory; the transform (random crop included) runs
+    on the cached image, so caching never changes what training sees."""
+
+    def __init__(self, frame: pd.DataFrame, image_dir: str | os.PathLike, classes: list[str], transform,
+                 file_names: list[str] | None = None, cache: bool = False, seed: int = 0):
         missing = [c for c in classes if c not in frame.columns]
         if missing:
             raise ValueError(f"split table lacks class column(s) {missing}")
-        self.paths = [Path(image_dir) / name for name in frame["image"]]
+        names = list(frame["image"]) if file_names is None else list(file_names)
+        self.paths = [Path(image_dir) / name for name in names]
         self.targets = torch.from_numpy(frame[classes].to_numpy(dtype=np.float32, copy=True))
         self.transform = transform
-        self.decode_size = decode_size
-        self.cache_size = cache_size
-        self.cache: dict[int, Image.Image] = {}
-        self.resample = PIL_FILTERS[interpolation]  # the filter the transform would resize with
+        self.cache: dict[int, Image.Image] | None = {} if cache else None
         self.seed = seed
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def image(self, i: int) -> Image.Image:
-        image = self.cache.get(i)
+        image = self.cache.get(i) if self.cache is not None else None
         if image is None:
             try:
-                image = open_rgb(self.paths[i], self.decode_size)
+                image = open_rgb(self.paths[i])
             except Exception as exc:
                 raise DataError(f"cannot read half image {self.paths[i]}: {type(exc).__name__}: {exc}; "
-                                f"restore it with `dvc checkout` or re-create the halves with "
-                                f"`dvc repro --force split_images`") from None
-            if self.cache_size:
-                image = image.resize((self.cache_size, self.cache_size), self.resample)
+                                f"restore it with `dvc checkout` or re-create it with "
+                                f"`dvc repro --force prepare_halves`") from None
+            if self.cache is not None:
                 self.cache[i] = image
         return image
 
@@ -151,16 +135,9 @@ def read_split(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
     return frame, class_columns(frame)
 
 
-def cache_size_for(data_config: dict, augment: AugmentParams | dict | None, n_images: int,
-                   setting="auto", limit_gb: float = 2.0) -> int | None:
-    """Image size to cache decoded halves at, or None. ``auto`` caches when the whole split
-    fits in ``limit_gb`` and training does not random-crop (see HalfImages)."""
-    if not isinstance(augment, AugmentParams):
-        augment = AugmentParams.model_validate(augment or {})
-    whole = tuple(augment.scale) == (1.0, 1.0) and tuple(augment.ratio) == (1.0, 1.0)
-    if setting is False or not whole or data_config.get("interpolation", "bilinear") not in PIL_FILTERS:
-        return None
-    size = int(data_config["input_size"][-1])
-    if setting == "auto" and n_images * size * size * 3 > limit_gb * 2**30:
-        return None
-    return size
+def cache_fits(n_images: int, size: int, setting="auto", limit_gb: float = 2.0) -> bool:
+    """Whether to keep decoded images in RAM: ``auto`` when ``n_images`` of ``size``² RGB fit
+    in ``limit_gb`` (per process)."""
+    if setting == "auto":
+        return n_images * size * size * 3 <= limit_gb * 2**30
+    return bool(setting)

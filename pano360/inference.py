@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from .data import HalfImages, build_transform
 from .metrics import average_precision
-from .model import load_checkpoint
+from .model import CheckpointError, load_checkpoint
+from .prepare import prepared_name, read_prepared
 from .progress import progress
 
 
@@ -60,14 +61,12 @@ def mean_ap(targets: np.ndarray, probs: np.ndarray) -> float:
     return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
 
 
-def decode_size(data_cfg: dict) -> int:
-    """The reduced JPEG decode size training used, so inference sees the same pixels."""
-    return int(data_cfg["input_size"][-1] * 1.25)
-
-
-def split_probabilities(model_path, frame: pd.DataFrame, image_dir, batch_size: int = 32,
+def split_probabilities(model_path, frame: pd.DataFrame, image_dir, prepared=None, batch_size: int = 32,
                         workers: int = 0, show_progress: bool = True, desc: str = "predict"):
-    """``(probs, targets, classes)`` for the halves of a split table, in table order."""
+    """``(probs, targets, classes)`` for the halves of a split table, in table order.
+
+    ``image_dir`` holds the prepared halves described by the ``prepared`` settings file; they
+    must be prepared the way the model's training halves were."""
     device = default_device()
     model, ckpt = load_checkpoint(model_path, map_location=device)
     model.to(device)
@@ -76,8 +75,12 @@ def split_probabilities(model_path, frame: pd.DataFrame, image_dir, batch_size: 
     if missing:
         raise ValueError(f"the split table lacks the model's class column(s) {missing}; "
                          "was the model trained on other labels?")
-    data_cfg = ckpt["data_config"]
-    dataset = HalfImages(frame, image_dir, classes, build_transform(data_cfg, False), decode_size(data_cfg))
+    spec = read_prepared(prepared)
+    if spec != ckpt.get("prepare"):
+        raise CheckpointError(f"{image_dir} holds halves prepared as {spec}, but {model_path} was trained "
+                              f"on halves prepared as {ckpt.get('prepare')}; run `dvc repro`")
+    names = None if spec is None else [prepared_name(i, spec["format"]) for i in frame["image"]]
+    dataset = HalfImages(frame, image_dir, classes, build_transform(ckpt["data_config"], False), names)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     probs, targets, _ = predict(model, loader, device, autocast_dtype("auto", device), desc=desc,
                                 show=show_progress)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 import timm
 import torch
-from pydantic import Field, PositiveInt
+from pydantic import Field
 from torch import nn
 
 from .heads import build_head
@@ -22,7 +22,7 @@ from .params import Section
 from .heads.tokens import feature_layout, to_tokens
 
 CHECKPOINT_FORMAT = "pano360-model"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: records how the halves were prepared
 
 
 class CheckpointError(RuntimeError):
@@ -34,7 +34,7 @@ class ModelParams(Section):
     name: str = "test_resnet"
     pretrained: bool = False                 # timm hub weights (needs internet)
     pretrained_file: Optional[str] = None    # local weights file (.safetensors/.pth), offline
-    img_size: Optional[Annotated[int, Field(ge=16)]] = 128   # None: the model's own size
+    img_size: Annotated[int, Field(ge=16)] = 128   # input size in pixels (halves are square)
     drop_path_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
     kwargs: dict[str, Any] = {}              # more timm.create_model arguments
 
@@ -109,12 +109,14 @@ def data_config(model: MultiLabelModel, img_size: int | None = None) -> dict:
 
 
 def checkpoint_payload(model: MultiLabelModel, *, model_cfg: dict, head_options: dict,
-                       classes: list[str], data_cfg: dict, state_dict=None, **extra) -> dict:
-    """Everything needed to use the model later, without params.yaml."""
+                       classes: list[str], data_cfg: dict, prepare: dict | None = None, state_dict=None,
+                       **extra) -> dict:
+    """Everything needed to use the model later, without params.yaml; ``prepare``: how the
+    halves were reduced before training (prepare.settings), None when used as they are."""
     cfg = {k: v for k, v in model_cfg.items() if k not in ("pretrained", "pretrained_file")}
     return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "model": cfg, "head": model.head_name, "head_options": dict(head_options),
-            "classes": list(classes), "data_config": data_cfg,
+            "classes": list(classes), "data_config": data_cfg, "prepare": prepare,
             "state_dict": state_dict if state_dict is not None else model.state_dict(), **extra}
 
 

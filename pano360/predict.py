@@ -14,11 +14,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .data import build_transform, open_rgb
-from .inference import autocast, autocast_dtype, decode_size, default_device, score_table
+from .inference import autocast, autocast_dtype, default_device, score_table
 from .io import atomic_path, write_json
 from .model import load_checkpoint
 from .naming import DEFAULT_PATTERN, half_name
 from .panorama import IMAGE_SUFFIXES, encode_halves
+from .prepare import prepare_bytes
 from .progress import progress
 from .thresholds import ThresholdsFileError, read_thresholds_file
 
@@ -112,14 +113,20 @@ def check_output(out: Path) -> None:
 
 
 class _Halves(Dataset):
-    def __init__(self, halves: list[bytes], transform, size: int):
-        self.halves, self.transform, self.size = halves, transform, size
+    """Halves (encoded as split_images writes them), prepared in memory as the prepare stage
+    prepares them on disk, so evaluate's and predict's scores agree."""
+
+    def __init__(self, halves: list[bytes], transform, spec: dict | None):
+        self.halves, self.transform, self.spec = halves, transform, spec
 
     def __len__(self):
         return len(self.halves)
 
     def __getitem__(self, i):
-        return self.transform(open_rgb(io.BytesIO(self.halves[i]), self.size)), torch.zeros(0)
+        data = self.halves[i]
+        if self.spec is not None:
+            data = prepare_bytes(io.BytesIO(data), self.spec)
+        return self.transform(open_rgb(io.BytesIO(data))), torch.zeros(0)
 
 
 @dataclass
@@ -142,7 +149,7 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batc
         raise PredictError(str(exc)) from None
     model.to(device)
     data_cfg = ckpt["data_config"]
-    transform, size = build_transform(data_cfg, False), decode_size(data_cfg)
+    transform, spec = build_transform(data_cfg, False), ckpt.get("prepare")
     amp = autocast_dtype("auto", device)
     rows, probs, failed = [], [], []
     bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
@@ -162,7 +169,7 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batc
             bar.update()
         if not encoded:
             continue
-        loader = DataLoader(_Halves(encoded, transform, size), batch_size=batch_size, shuffle=False)
+        loader = DataLoader(_Halves(encoded, transform, spec), batch_size=batch_size, shuffle=False)
         model.eval()
         with torch.no_grad():
             for images, _ in loader:

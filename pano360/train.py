@@ -27,12 +27,13 @@ from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, Pos
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .data import AugmentParams, DataError, HalfImages, build_transform, cache_size_for, read_split
+from .data import AugmentParams, DataError, HalfImages, build_transform, cache_fits, read_split
 from .heads import HeadName, HeadsParams, head_lr_mult
 from .inference import autocast, autocast_dtype, mean_ap, predict
 from .io import atomic_path, write_json
 from .losses import AslParams, build_loss
 from .model import ModelParams, build_model, checkpoint_payload, data_config
+from .prepare import prepared_name, read_prepared
 from .params import Section
 from .progress import progress
 
@@ -61,8 +62,7 @@ class TrainParams(Section):
     workers: NonNegativeInt = 0          # DataLoader processes per training process
     nproc: PositiveInt = 1               # training processes (DDP) on this machine
     backend: Literal["auto", "nccl", "gloo"] = "auto"   # DDP backend; auto: nccl on GPU
-    reduced_decode: bool = True          # decode JPEGs at reduced size (draft mode) when large
-    cache_images: Union[Literal["auto"], bool] = "auto"
+    cache_images: Union[Literal["auto"], bool] = "auto"   # decoded halves in RAM; auto: if they fit in 2 GB
     monitor_system: bool = True          # CPU/RAM/GPU curves in dvclive
     augment: AugmentParams = AugmentParams()
 
@@ -79,7 +79,8 @@ class TrainingConfig(Section):
 class Paths:
     train_csv: str
     val_csv: str
-    image_dir: str
+    image_dir: str            # the prepared halves (or, without ``prepared``, the halves as they are)
+    prepared: Optional[str] = None   # the prepare stage's settings file (data/interim/prepared.json)
     best: str = "models/model.pt"
     last: str = "models/last.pt"
     resume_dir: str = "models/.resume"
@@ -232,14 +233,19 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
 
     model = build_model(m.model_dump(), cfg.head, head_options, len(classes))
     data_cfg = data_config(model, m.img_size)
-    size = data_cfg["input_size"][-1]
-    decode = int(size * 1.25) if t.reduced_decode else None
-    interp = data_cfg["interpolation"]
-    train_set = HalfImages(train_frame, paths.image_dir, classes, build_transform(data_cfg, True, t.augment),
-                           decode, cache_size_for(data_cfg, t.augment, len(train_frame), t.cache_images),
-                           interp, seed=t.seed)
-    val_set = HalfImages(val_frame, paths.image_dir, classes, build_transform(data_cfg, False), decode,
-                         cache_size_for(data_cfg, None, len(val_frame), t.cache_images), interp)
+    spec = read_prepared(paths.prepared)
+    if spec is not None and spec["size"] < m.img_size:
+        print(f"train: warning: the prepared halves are {spec['size']} px, smaller than model.img_size "
+              f"{m.img_size}: training upsamples them (set prepare.size: auto)", flush=True)
+
+    def dataset(frame, transform, seed=0):
+        names = None if spec is None else [prepared_name(i, spec["format"]) for i in frame["image"]]
+        size = spec["size"] if spec is not None else 4096  # unprepared halves: assume large
+        return HalfImages(frame, paths.image_dir, classes, transform, names,
+                          cache=cache_fits(len(frame), size, t.cache_images), seed=seed)
+
+    train_set = dataset(train_frame, build_transform(data_cfg, True, t.augment), seed=t.seed)
+    val_set = dataset(val_frame, build_transform(data_cfg, False))
 
     channels_last = device.type == "cuda" and t.channels_last
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
@@ -390,7 +396,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 before_save()
             eval_model = ema.module if ema is not None else model
             common = dict(model_cfg=m.model_dump(mode="json"), head_options=head_options,
-                          classes=classes, data_cfg=data_cfg)
+                          classes=classes, data_cfg=data_cfg, prepare=spec)
             extra = dict(best_val_mAP=best, epochs_run=len(history), stopped_early=stopped_early)
             with atomic_path(paths.last) as tmp:
                 torch.save(checkpoint_payload(model, **common, **extra,

@@ -6,13 +6,13 @@ reports/evaluate.json every metric, reports/per_class.csv the per-class table.
 import argparse
 import sys
 
-import numpy as np
 
 from pano360.data import DataError, read_split
 from pano360.inference import score_table, split_probabilities
 from pano360.io import write_csv, write_json
 from pano360.metrics import decision_metrics, evaluation_report, per_class_table
 from pano360.model import CheckpointError
+from pano360.prepare import PrepareError
 from pano360.params import ParamsError, check_unchanged, load_params
 from pano360.plots import evaluation as plots
 from pano360.thresholds import ThresholdsFileError, read_thresholds_file
@@ -23,7 +23,8 @@ def main() -> int:
     ap.add_argument("--model", default="models/model.pt")
     ap.add_argument("--thresholds", default="models/thresholds.json")
     ap.add_argument("--test", default="data/processed/test.csv")
-    ap.add_argument("--images", default="data/interim/halves")
+    ap.add_argument("--images", default="data/interim/prepared")
+    ap.add_argument("--prepared", default="data/interim/prepared.json")
     ap.add_argument("--predictions", default="data/predictions/test.csv")
     ap.add_argument("--metrics", default="metrics/test.json")
     ap.add_argument("--report", default="reports/evaluate.json")
@@ -32,10 +33,10 @@ def main() -> int:
     try:
         params = load_params()
         frame, label_columns = read_split(args.test)
-        probs, targets, classes = split_probabilities(args.model, frame, args.images, desc="test")
+        probs, targets, classes = split_probabilities(args.model, frame, args.images, args.prepared, desc="test")
         thresholds = read_thresholds_file(args.thresholds, classes)
         check_unchanged(params)
-    except (ParamsError, CheckpointError, ThresholdsFileError, DataError, ValueError) as exc:
+    except (ParamsError, PrepareError, CheckpointError, ThresholdsFileError, DataError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
     unknown = [c for c in label_columns if c not in classes]

@@ -17,6 +17,7 @@ from pano360.data import DataError
 from pano360.heads import HeadName, HeadsParams
 from pano360.model import ModelParams
 from pano360.params import ParamsError, check_unchanged, load_params
+from pano360.prepare import PrepareError
 from pano360.train import Paths, TrainingConfig, TrainingError, TrainParams, train
 
 def die_with_parent(parent_alive) -> None:
@@ -69,10 +70,11 @@ def main() -> int:
             return launch(params.train.nproc)
         cfg = TrainingConfig(head=params.head, heads=params.heads, model=params.model, train=params.train)
         paths = Paths(train_csv="data/processed/train.csv", val_csv="data/processed/val.csv",
-                      image_dir="data/interim/halves", deps=stage_deps("train"),
+                      image_dir="data/interim/prepared", prepared="data/interim/prepared.json",
+                      deps=stage_deps("train"),
                       metrics="metrics/train.json")
         result = train(cfg, paths, before_save=lambda: check_unchanged(params))
-    except (ParamsError, TrainingError, DataError) as exc:
+    except (ParamsError, PrepareError, TrainingError, DataError) as exc:
         print(f"train: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

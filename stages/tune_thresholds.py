@@ -6,6 +6,7 @@ from pano360.data import DataError, read_split
 from pano360.inference import split_probabilities
 from pano360.io import write_csv, write_json
 from pano360.model import CheckpointError
+from pano360.prepare import PrepareError
 from pano360.params import ParamsError, check_unchanged, load_params
 from pano360.plots import evaluation as plots
 from pano360.thresholds import ThresholdsParams, compare_strategies, f1_curves, fit_thresholds, \
@@ -16,7 +17,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="models/model.pt")
     ap.add_argument("--val", default="data/processed/val.csv")
-    ap.add_argument("--images", default="data/interim/halves")
+    ap.add_argument("--images", default="data/interim/prepared")
+    ap.add_argument("--prepared", default="data/interim/prepared.json")
     ap.add_argument("--out", default="models/thresholds.json")
     ap.add_argument("--report", default="reports/thresholds.json")
     ap.add_argument("--metrics", default="metrics/thresholds.json")
@@ -27,12 +29,12 @@ def main() -> int:
         params = load_params(thresholds=ThresholdsParams)
         settings = params.thresholds.model_dump()
         frame, _ = read_split(args.val)
-        probs, targets, classes = split_probabilities(args.model, frame, args.images, desc="val")
+        probs, targets, classes = split_probabilities(args.model, frame, args.images, args.prepared, desc="val")
         groups = frame["panorama"].to_numpy()
         fit = fit_thresholds(probs, targets, groups=groups, **settings)
         comparison = compare_strategies(probs, targets, groups=groups, **settings)
         check_unchanged(params)
-    except (ParamsError, CheckpointError, DataError, ValueError) as exc:
+    except (ParamsError, PrepareError, CheckpointError, DataError, ValueError) as exc:
         print(f"tune_thresholds: {exc}", file=sys.stderr)
         return 1
     write_thresholds_file(args.out, fit, classes)

@@ -26,7 +26,7 @@ def project(tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("fail") / "proj", count=20, width=192)
     project.set_params(**TINY)
     project.commit("tiny demo project")
-    project.dvc("repro", "partition")
+    project.dvc("repro", "partition", "prepare_halves")
     project.commit("data stages")
     project.params_text = (project.path / "params.yaml").read_text()
     return project
@@ -96,7 +96,7 @@ def test_diverging_training_ends_promptly_with_one_message(fresh):
 
 
 def test_an_unreadable_image_ends_training_naming_the_file(fresh):
-    halves = sorted((fresh.path / "data/interim/halves").iterdir())
+    halves = sorted((fresh.path / "data/interim/prepared").iterdir())
     victim = halves[3]
     original = victim.read_bytes()
     victim.write_bytes(b"\xff\xd8 truncated")

@@ -12,11 +12,12 @@ from pano360.model import ModelParams
 from pano360.panorama import SplitParams
 from pano360.params import SECTIONS, ParamsError, check_unchanged, load_params
 from pano360.partition import PartitionParams
+from pano360.prepare import PrepareParams
 from pano360.thresholds import ThresholdsParams
 from pano360.train import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = {"split": SplitParams, "labels": LabelsParams, "partition": PartitionParams,
+SCHEMAS = {"split": SplitParams, "labels": LabelsParams, "partition": PartitionParams, "prepare": PrepareParams,
            "heads": HeadsParams, "model": ModelParams, "train": TrainParams, "thresholds": ThresholdsParams}
 # Keys whose params.yaml value differs from the schema default on purpose: none today.
 ON_PURPOSE: dict[str, str] = {}

@@ -18,7 +18,7 @@ TINY = dict(
     train={"epochs": 2, "batch_size": 8, "workers": 0, "early_stop_patience": 0, "monitor_system": False},
     thresholds={"folds": 3, "min_positives": 3},
 )
-DATA_STAGES = ("split_images", "load_labels", "partition")
+DATA_STAGES = ("split_images", "prepare_halves", "load_labels", "partition")
 MODEL_STAGES = ("train", "tune_thresholds", "evaluate")
 
 
@@ -124,6 +124,15 @@ def test_queue_all_heads_and_show(project):
                 if run["data"].get("metrics"):
                     heads.add(params["head"])
     assert {"fc", "csra", "mldecoder"} <= heads
+
+
+def test_img_size_reruns_prepare_and_the_model_stages_only(project):
+    out = project.dvc("exp", "run", "-S", "model.img_size=48").stdout
+    assert ran(out) == {"prepare_halves"} | set(MODEL_STAGES)
+    prepared = json.loads((project.path / "data/interim/prepared.json").read_text())
+    assert prepared["size"] == 48
+    project.git("checkout", "--", ".")
+    project.dvc("checkout", "-f")
 
 
 def test_push_then_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):

@@ -5,7 +5,6 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
 from pano360.data import HalfImages, build_transform, open_rgb

@@ -1,3 +1,4 @@
+import io
 import json
 import re
 import subprocess
@@ -13,9 +14,11 @@ from pano360.cli import main
 from pano360.data import build_transform, open_rgb
 from pano360.demo import generate
 from pano360.model import build_model, checkpoint_payload, data_config
-from pano360.predict import collect_inputs, predict_panoramas
+from pano360.predict import collect_inputs
+from pano360.prepare import PrepareParams, prepare_bytes, settings
 
 CLASSES = ["bench", "building", "car", "person", "pole", "sign", "tree", "water"]
+SPEC = settings(PrepareParams(), img_size=64, min_scale=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def assets(tmp_path_factory):
     cfg = {"name": "test_resnet", "img_size": 64}
     model = build_model(cfg, "csra", {"num_heads": 2}, len(CLASSES)).eval()
     torch.save(checkpoint_payload(model, model_cfg=cfg, head_options={"num_heads": 2}, classes=CLASSES,
-                                  data_cfg=data_config(model, 64)), root / "model.pt")
+                                  data_cfg=data_config(model, 64), prepare=SPEC), root / "model.pt")
     (root / "thresholds.json").write_text(json.dumps(
         {"classes": CLASSES, "thresholds": {c: 0.3 + 0.05 * i for i, c in enumerate(CLASSES)}}))
     return root, model
@@ -52,7 +55,8 @@ def test_predict_halves_and_panoramas(assets, tmp_path):
     from pano360.panorama import split_file
     split_file(root / "raw/panoramas/pano_0000.jpg", tmp_path / "halves")
     cfg = data_config(model, 64)
-    x = build_transform(cfg, False)(open_rgb(tmp_path / "halves/pano_0000_left.jpg", 80))[None]
+    prepared = prepare_bytes(tmp_path / "halves/pano_0000_left.jpg", SPEC)  # as prepare_halves writes it
+    x = build_transform(cfg, False)(open_rgb(io.BytesIO(prepared)))[None]
     with torch.no_grad():
         expected = torch.sigmoid(model(x))[0].numpy()
     got = halves.loc[0, [f"p_{c}" for c in CLASSES]].to_numpy(float)

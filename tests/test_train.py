@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,11 @@ import torch
 
 import pano360.train as train_mod
 from pano360.demo import generate
-from pano360.io import write_csv
+from pano360.io import write_csv, write_json
 from pano360.labels import load_labels
 from pano360.panorama import split_folder
 from pano360.partition import partition
+from pano360.prepare import PrepareParams, prepare_folder, settings
 from pano360.train import Paths, TrainingError, train
 
 HERE = Path(__file__).parent
@@ -25,7 +25,11 @@ def splits(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     generate(root / "raw", count=14, width=192, seed=5)
     report = split_folder(root / "raw/panoramas", root / "halves", workers=1, show_progress=False)
-    table = load_labels(root / "raw/labels.ndjson", halves=[h["image"] for h in report["manifest"]])
+    images = [h["image"] for h in report["manifest"]]
+    spec = settings(PrepareParams(), img_size=64, min_scale=0.8)
+    write_json(root / "prepared.json", prepare_folder(images, root / "halves", root / "prepared", spec, workers=1,
+                                                      show_progress=False))
+    table = load_labels(root / "raw/labels.ndjson", halves=images)
     parts, _, _ = partition(table.frame, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
     for name, frame in parts.items():
         write_csv(root / f"{name}.csv", frame)
@@ -44,7 +48,7 @@ def config(**train_overrides):
 
 def paths(data: Path, out: Path) -> Paths:
     return Paths(train_csv=str(data / "train.csv"), val_csv=str(data / "val.csv"),
-                 image_dir=str(data / "halves"), best=str(out / "model.pt"), last=str(out / "last.pt"),
+                 image_dir=str(data / "prepared"), prepared=str(data / "prepared.json"), best=str(out / "model.pt"), last=str(out / "last.pt"),
                  resume_dir=str(out / "resume"), live_dir=str(out / "live"),
                  metrics=str(out / "train.json"))
 
@@ -129,7 +133,47 @@ def test_ddp_two_cpu_processes_gloo(splits, tmp_path):
     out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(HERE / "train_entry.py"),
                           str(spec)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.count("RESULT {}") == 1          # rank 1 returns nothing
-    assert out.stdout.count("RESULT {\"best_val_mAP\"") == 1
+    assert json.loads((tmp_path / "result_rank1.json").read_text()) == {}   # rank 1 returns nothing
+    assert "best_val_mAP" in json.loads((tmp_path / "result_rank0.json").read_text())
     assert out.stdout.count("train: epoch 1/1") == 1   # only rank 0 logs
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "live/metrics.json").is_file()
+
+
+def test_collective_tensors_live_on_the_training_device(monkeypatch):
+    """NCCL takes CUDA tensors only; a CPU tensor in a collective crashes multi-GPU training at
+    the first epoch end. On a CPU the training device is the default one, so make the default
+    another (meta): a tensor created without the training device then shows up."""
+    calls = []
+    monkeypatch.setattr(train_mod.dist, "broadcast", lambda tensor, src: calls.append(tensor.device))
+    with torch.device("meta"):
+        assert train_mod.broadcast_flag(True, torch.device("cpu"), world=2) is True
+    assert calls == [torch.device("cpu")]
+
+
+def test_two_processes_train_exactly_like_one(splits, tmp_path):
+    """train.batch_size is the global batch and each sample's augmentation is seeded by
+    (seed, epoch, sample): two DDP processes must reach one process's validation results.
+    A model without batch norm (test_vit): BN statistics are per process by design."""
+    cfg = dict(epochs=2, batch_size=8, early_stop_patience=0)
+    spec = json.loads(_spec(splits, tmp_path / "one", **cfg).read_text())
+    for run in ("one", "two"):
+        spec["cfg"]["model"] = {"name": "test_vit", "pretrained": False, "img_size": 64}
+        spec["cfg"]["head"] = "fc"
+        spec["paths"] = paths(splits, tmp_path / run).__dict__
+        spec["record_collectives"] = True
+        (tmp_path / run).mkdir(exist_ok=True)
+        (tmp_path / run / "spec.json").write_text(json.dumps(spec))
+    one = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(tmp_path / "one/spec.json")],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    torchrun = Path(sys.executable).parent / "torchrun"
+    two = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(HERE / "train_entry.py"),
+                          str(tmp_path / "two/spec.json")], cwd=tmp_path, env=_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert one.returncode == 0 and two.returncode == 0, one.stderr[-2000:] + two.stderr[-2000:]
+    a = json.loads((tmp_path / "one/result_rank0.json").read_text())
+    b = json.loads((tmp_path / "two/result_rank0.json").read_text())
+    assert a["best_val_mAP"] == pytest.approx(b["best_val_mAP"], abs=1e-4)
+    curve = [(tmp_path / run / "live/plots/metrics/val/loss.tsv").read_text().splitlines()[1:] for run in ("one", "two")]
+    for row_a, row_b in zip(*curve):
+        assert float(row_a.split("\t")[-1]) == pytest.approx(float(row_b.split("\t")[-1]), rel=1e-4)
+    assert b["collectives"] and all(devices[1:] == ["cpu"] for devices in b["collectives"])
