@@ -7,10 +7,13 @@ tokens, so a head never guesses a layout.
 """
 from __future__ import annotations
 
+import inspect
 import os
+import socket
+import sys
 from pathlib import Path
-
 from typing import Annotated, Any, Optional
+from urllib.parse import urlparse
 
 import timm
 import torch
@@ -41,26 +44,127 @@ class ModelParams(Section):
 
 def create_backbone(name: str, pretrained: bool = False, pretrained_file: str | None = None,
                     img_size: int | None = None, **kwargs) -> nn.Module:
-    """Headless timm backbone. ``pretrained_file`` loads local weights through timm's own
-    pretrained machinery (classifier dropped, position embeddings adapted), for offline use."""
-    if img_size and _accepts_img_size(name):
+    """Headless timm backbone (``num_classes=0, global_pool=''``).
+
+    ``pretrained_file``: local weights (.safetensors/.pth, plain or wrapped in ``state_dict``/
+    ``model``), run through the model's own timm checkpoint filter (position embeddings
+    adapted), and proven loaded: every backbone tensor must come from the file (the
+    classifier excepted), or the error lists the missing and unexpected keys.
+    ``pretrained``: timm's hub weights; without them cached and without network this fails at
+    once, not after a minute of retries."""
+    if img_size and accepts_img_size(name):
         kwargs["img_size"] = img_size
     if pretrained_file:
         if not Path(pretrained_file).is_file():
-            raise FileNotFoundError(f"model.pretrained_file {pretrained_file} does not exist")
-        kwargs["pretrained_cfg_overlay"] = dict(file=str(pretrained_file))
-        pretrained = True
+            raise ValueError(f"model.pretrained_file {pretrained_file} does not exist")
+        pretrained = False
+    elif pretrained:
+        _check_hub_weights(name)
     try:
-        return timm.create_model(name, pretrained=pretrained, num_classes=0, global_pool="", **kwargs)
+        backbone = timm.create_model(name, pretrained=pretrained, num_classes=0, global_pool="", **kwargs)
     except RuntimeError as exc:
         if "Unknown model" in str(exc):
-            raise ValueError(f"model.name {name!r} is not a timm model; see timm.list_models()") from exc
+            raise ValueError(f"model.name {name!r} is not a timm model; see timm.list_models()") from None
         raise
+    except TypeError as exc:
+        raise ValueError(f"timm model {name!r} does not take these arguments ({exc}); check model.kwargs") from None
+    if pretrained_file:
+        load_weights_file(backbone, pretrained_file)
+    return backbone
 
 
-def _accepts_img_size(name: str) -> bool:
-    # Transformers fix their input size at creation (SwinV2 asserts it); CNNs do not take it.
-    return any(k in name for k in ("vit", "swin", "deit", "beit", "eva", "maxvit", "coatnet"))
+def accepts_img_size(name: str) -> bool:
+    """Whether the model's class takes ``img_size`` (transformers fix their input size at
+    creation; most CNNs do not take it). Read from the class's signature, built on the meta
+    device (no memory, no weights), following ``**kwargs`` up the class hierarchy."""
+    try:
+        with torch.device("meta"):
+            cls = type(timm.create_model(name, pretrained=False))
+    except Exception:
+        return False  # unknown names fail with a clear message in create_backbone
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters
+        if "img_size" in parameters:
+            return True
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return False
+    return False
+
+
+def _classifier_keys(backbone: nn.Module) -> tuple[str, ...]:
+    classifier = (getattr(backbone, "pretrained_cfg", None) or {}).get("classifier") or ()
+    return (classifier,) if isinstance(classifier, str) else tuple(classifier)
+
+
+def load_weights_file(backbone: nn.Module, path) -> None:
+    """Load a local weights file into ``backbone`` strictly (the classifier excepted)."""
+    try:
+        state = timm.models.load_state_dict(str(path))  # unwraps state_dict/model, strips module.
+    except Exception as exc:
+        raise ValueError(f"model.pretrained_file {path} is not a readable weights file: {exc}") from None
+    module = sys.modules.get(type(backbone).__module__)
+    filter_fn = getattr(module, "checkpoint_filter_fn", None)
+    if filter_fn is not None:
+        try:
+            state = filter_fn(state, backbone)
+        except Exception as exc:
+            raise ValueError(f"model.pretrained_file {path} does not fit {type(backbone).__name__}: {exc}") from None
+    classifier = _classifier_keys(backbone)
+    state = {k: v for k, v in state.items() if not any(k == c or k.startswith(c + ".") for c in classifier)}
+    expected = {k for k in backbone.state_dict() if not any(k.startswith(c + ".") for c in classifier)}
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        def show(keys):
+            return ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        raise ValueError(
+            f"model.pretrained_file {path} does not hold this backbone's weights: "
+            + (f"{len(missing)} of its {len(expected)} tensors are missing ({show(missing)})" if missing else "")
+            + ("; " if missing and unexpected else "")
+            + (f"{len(unexpected)} tensors are unexpected ({show(unexpected)})" if unexpected else "")
+            + ". Use a file saved from the same timm architecture (model.name), with its keys as timm names them.")
+    try:
+        backbone.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise ValueError(f"model.pretrained_file {path} does not fit {type(backbone).__name__}: "
+                         f"{str(exc).splitlines()[-1].strip()}") from None
+    loaded = backbone.state_dict()
+    differs = [k for k, v in state.items() if not torch.equal(loaded[k], v.to(loaded[k].dtype))]
+    if differs:
+        raise ValueError(f"model.pretrained_file {path}: tensors {differs[:5]} did not load")
+
+
+def _check_hub_weights(name: str) -> None:
+    """Fail at once, clearly, when hub weights are neither cached nor downloadable."""
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except Exception:
+        cfg = None
+    if cfg is None:
+        return  # timm reports models without pretrained weights itself
+    if cfg.hf_hub_id:
+        from huggingface_hub import constants, try_to_load_from_cache
+        names = [cfg.hf_hub_filename] if cfg.hf_hub_filename else ["model.safetensors", "pytorch_model.bin"]
+        if any(isinstance(try_to_load_from_cache(cfg.hf_hub_id, n), str) for n in names):
+            constants.HF_HUB_OFFLINE = True  # cached: no update check (its retries take ~50 s offline)
+            return
+        host, where = "huggingface.co", f"the Hugging Face hub ({cfg.hf_hub_id})"
+    elif cfg.url:
+        if (Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name).is_file():
+            return
+        host, where = urlparse(cfg.url).hostname, cfg.url
+    else:
+        return
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError:
+        raise ValueError(
+            f"model.pretrained: true needs {name}'s weights from {where}, which this machine cannot "
+            f"reach. Download them once where there is network (timm.create_model({name!r}, "
+            f"pretrained=True) caches them), or save the weights to a file and set "
+            f"model.pretrained_file to it.") from None
 
 
 class MultiLabelModel(nn.Module):

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from torch.nn.parallel import DistributedDataParallel
+from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch.utils.data import DataLoader, DistributedSampler
 
 from .data import AugmentParams, DataError, HalfImages, build_transform, cache_fits, read_split
@@ -49,6 +50,9 @@ class TrainParams(Section):
     batch_size: PositiveInt = 16         # global batch (split across train.nproc processes)
     lr: PositiveFloat = 0.005
     weight_decay: NonNegativeFloat = 0.05
+    # layer-wise lr decay: the backbone's layer k below the head learns at lr × layer_decay^k;
+    # 1 = off (transformer finetuning recipes use 0.65-0.85)
+    layer_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
     warmup_epochs: NonNegativeFloat = 1
     grad_accum: PositiveInt = 1
     clip_grad: NonNegativeFloat = 1.0    # max gradient norm; 0 = off
@@ -131,19 +135,32 @@ def lr_factor(step: int, total: int, warmup: int, min_factor: float = 0.01) -> f
     return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
 
-def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float) -> list[dict]:
-    """No decay on biases/norms (1-D tensors); the head may learn faster than the backbone."""
-    groups = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        is_head = name.startswith("head.")
-        decay = p.ndim > 1
-        key = (is_head, decay)
-        groups.setdefault(key, {"params": [], "weight_decay": weight_decay if decay else 0.0,
-                                "lr": lr * (head_lr_mult if is_head else 1.0)})
-        groups[key]["params"].append(p)
-    return [groups[k] for k in sorted(groups)]
+def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float,
+                 layer_decay: float = 1.0) -> list[dict]:
+    """Optimizer groups from timm's own helpers: no weight decay on biases, norms and what the
+    backbone's ``no_weight_decay()`` names (SwinV2's logit_scale and cpb_mlp, ViT's pos_embed
+    and class/register tokens); with ``layer_decay`` < 1 each backbone layer learns at
+    ``lr × layer_decay^(depth below the head)``; the head at ``lr × head_lr_mult``."""
+    backbone, head = model.backbone, model.head
+    no_decay = set(getattr(backbone, "no_weight_decay", lambda: set())())
+    if layer_decay < 1.0:
+        groups = param_groups_layer_decay(backbone, weight_decay=weight_decay, no_weight_decay_list=no_decay,
+                                          layer_decay=layer_decay)
+        for g in groups:  # the head sits above the last block (timm's/BEiT's convention)
+            g["lr"] = lr * g.pop("lr_scale", 1.0) * layer_decay
+    else:
+        groups = param_groups_weight_decay(backbone, weight_decay, no_weight_decay_list=no_decay)
+        for g in groups:
+            g["lr"] = lr
+    head_groups = param_groups_weight_decay(head, weight_decay)
+    for g in head_groups:
+        g["lr"] = lr * head_lr_mult
+    groups += head_groups
+    grouped = {id(p) for g in groups for p in g["params"]}
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    if grouped != trainable:  # a parameter outside backbone and head would never be trained
+        raise TrainingError(f"{len(trainable - grouped)} trainable parameter(s) are in no optimizer group")
+    return groups
 
 
 # ---------------------------------------------------------------- logging
@@ -231,7 +248,10 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     if len(train_frame) == 0 or len(val_frame) == 0:
         raise TrainingError("train and val splits must both hold images; check partition.fractions")
 
-    model = build_model(m.model_dump(), cfg.head, head_options, len(classes))
+    try:
+        model = build_model(m.model_dump(), cfg.head, head_options, len(classes))
+    except ValueError as exc:  # model.name / kwargs / weights file: the message says what to do
+        raise TrainingError(str(exc)) from None
     data_cfg = data_config(model, m.img_size)
     spec = read_prepared(paths.prepared)
     if spec is not None and spec["size"] < m.img_size:
@@ -267,7 +287,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     steps_per_epoch = max(1, len(train_loader) // accum)
     total_steps = t.epochs * steps_per_epoch
     warmup = int(round(t.warmup_epochs * steps_per_epoch))
-    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay, t.lr, lr_mult),
+    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay, t.lr, lr_mult, t.layer_decay),
                                   lr=t.lr, betas=(0.9, 0.999))
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     loss_fn = build_loss(t.loss, len(classes), **t.asl.model_dump())

@@ -69,6 +69,10 @@ def main() -> int:
         if params.train.nproc > 1 and not worker:
             return launch(params.train.nproc)
         cfg = TrainingConfig(head=params.head, heads=params.heads, model=params.model, train=params.train)
+        weights = params.model.pretrained_file
+        if weights and rank == 0 and not Path(weights).resolve().is_relative_to(Path("weights").resolve()):
+            print(f"train: warning: model.pretrained_file {weights} is outside weights/, which dvc.yaml "
+                  f"tracks: replacing that file will not retrain", file=sys.stderr)
         paths = Paths(train_csv="data/processed/train.csv", val_csv="data/processed/val.csv",
                       image_dir="data/interim/prepared", prepared="data/interim/prepared.json",
                       deps=stage_deps("train"),

@@ -11,7 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-COPY = ["dvc.yaml", "params.yaml", "stages", "pano360", ".dvcignore", ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "stages", "pano360", "weights", ".dvcignore", ".gitignore"]
 
 
 class Project:

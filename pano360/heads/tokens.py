@@ -11,6 +11,8 @@ from timm.layers import to_2tuple
 from torch import Tensor, nn
 
 OUTPUT_FORMATS = ("NCHW", "NHWC", "NLC")
+# Learned tokens that token models put before the image positions.
+TOKEN_PARAMETERS = ("cls_token", "dist_token", "reg_token")
 
 
 def _format_name(output_fmt) -> str:
@@ -78,7 +80,17 @@ def feature_layout(model: nn.Module) -> tuple[str, int]:
 
     shape = _probe_output_shape(model)
     if len(shape) == 3:
-        return "NLC", 0
+        # No num_prefix_tokens: class/distillation/register tokens may still lead the sequence
+        # (VOLO's class token, PiT's class token alone). Count them from the model's token
+        # parameters, never feed them to a head as if they were image positions.
+        tokens = sum(int(p.shape[1]) for name in TOKEN_PARAMETERS
+                     if isinstance(p := getattr(model, name, None), torch.Tensor) and p.ndim == 3)
+        if shape[1] - tokens < 1:
+            raise ValueError(
+                f"{type(model).__name__}.forward_features returns only its {shape[1]} class token(s), "
+                f"no spatial tokens; pano360's heads need one token per image position. Choose "
+                f"another backbone (e.g. a ViT, Swin or CNN)")
+        return "NLC", tokens
     channels = model.num_features
     if len(shape) == 4:
         channels_first, channels_last = shape[1] == channels, shape[3] == channels
