@@ -68,9 +68,25 @@ class _Painter:
         self._ids = ImageDraw.Draw(ids)
         self.object_id = 0
 
-    def __call__(self, shape: str, xy, fill: Colour, **kwargs) -> None:
+    def __call__(self, shape: str, xy, fill: Colour | None, **kwargs) -> None:
         getattr(self._rgb, shape)(xy, fill=fill, **kwargs)
-        getattr(self._ids, shape)(xy, fill=self.object_id, **kwargs)
+        if "outline" in kwargs:
+            kwargs["outline"] = self.object_id
+        getattr(self._ids, shape)(xy, fill=None if fill is None else self.object_id, **kwargs)
+
+
+class _Mirror:
+    """A painter that draws everything mirrored left-right inside the box [x0, x1]."""
+
+    def __init__(self, painter: _Painter, x0: float, x1: float):
+        self.painter, self.axis = painter, x0 + x1
+
+    def __call__(self, shape: str, xy, fill, **kwargs) -> None:
+        if shape in ("line", "polygon"):
+            xy = [(self.axis - x, y) for x, y in xy]
+        else:  # boxes: (x0, y0, x1, y1)
+            xy = (self.axis - xy[2], xy[1], self.axis - xy[0], xy[3])
+        self.painter(shape, xy, fill, **kwargs)
 
 
 # The generator must write the same bytes on every machine. Pixel values are therefore
@@ -235,6 +251,151 @@ _KINDS = {
 }
 
 
+# --- the hard preset's extra classes: small, some that a mirror image turns into another --------
+
+def _arrow_right(p, x0, y0, x1, y1, rng) -> None:
+    """A sign on a post, its arrow pointing right (mirrored, it is arrow_left)."""
+    w, h, cx = x1 - x0, y1 - y0, (x0 + x1) / 2
+    p("rectangle", (cx - 0.05 * w, y0 + 0.45 * h, cx + 0.05 * w, y1), _jitter(rng, (150, 150, 155), 10))
+    plate = _jitter(rng, (30, 90, 170), 12)
+    p("rectangle", (x0, y0, x1, y0 + 0.5 * h), plate)
+    white = (240, 240, 240)
+    p("rectangle", (x0 + 0.12 * w, y0 + 0.19 * h, x0 + 0.6 * w, y0 + 0.31 * h), white)
+    p("polygon", [(x0 + 0.55 * w, y0 + 0.07 * h), (x1 - 0.08 * w, y0 + 0.25 * h),
+                  (x0 + 0.55 * w, y0 + 0.43 * h)], white)
+
+
+def _arrow_left(p, x0, y0, x1, y1, rng) -> None:
+    _arrow_right(_Mirror(p, x0, x1), x0, y0, x1, y1, rng)
+
+
+def _mark_r(p, x0, y0, x1, y1, rng) -> None:
+    """A plate with a dark "R"-like glyph: stem left, bowl upper right, leg lower right."""
+    w, h = x1 - x0, y1 - y0
+    p("rectangle", (x0, y0, x1, y1), _jitter(rng, (225, 215, 170), 12))
+    ink = _jitter(rng, (25, 25, 30), 6)
+    stroke = max(1.0, 0.14 * w)
+    p("rectangle", (x0 + 0.18 * w, y0 + 0.12 * h, x0 + 0.18 * w + stroke, y1 - 0.12 * h), ink)
+    p("rectangle", (x0 + 0.18 * w, y0 + 0.12 * h, x0 + 0.68 * w, y0 + 0.12 * h + stroke), ink)
+    p("rectangle", (x0 + 0.68 * w - stroke, y0 + 0.12 * h, x0 + 0.68 * w, y0 + 0.5 * h), ink)
+    p("rectangle", (x0 + 0.18 * w, y0 + 0.5 * h - stroke, x0 + 0.68 * w, y0 + 0.5 * h), ink)
+    p("line", [(x0 + 0.4 * w, y0 + 0.5 * h), (x0 + 0.82 * w, y1 - 0.12 * h)], ink, width=max(1, int(stroke)))
+
+
+def _mark_r_mirrored(p, x0, y0, x1, y1, rng) -> None:
+    _mark_r(_Mirror(p, x0, x1), x0, y0, x1, y1, rng)
+
+
+def _cone(p, x0, y0, x1, y1, rng) -> None:
+    w, h, cx = x1 - x0, y1 - y0, (x0 + x1) / 2
+    orange = _jitter(rng, (240, 110, 20), 12)
+    p("polygon", [(cx, y0), (x1 - 0.15 * w, y1 - 0.1 * h), (x0 + 0.15 * w, y1 - 0.1 * h)], orange)
+    p("polygon", [(cx - 0.18 * w, y0 + 0.4 * h), (cx + 0.18 * w, y0 + 0.4 * h),
+                  (cx + 0.24 * w, y0 + 0.55 * h), (cx - 0.24 * w, y0 + 0.55 * h)], (245, 245, 245))
+    p("rectangle", (x0, y1 - 0.12 * h, x1, y1), (40, 40, 40))
+
+
+def _hydrant(p, x0, y0, x1, y1, rng) -> None:
+    w, h, cx = x1 - x0, y1 - y0, (x0 + x1) / 2
+    red = _jitter(rng, (200, 30, 30), 10)
+    p("ellipse", (cx - 0.3 * w, y0, cx + 0.3 * w, y0 + 0.3 * h), _shade(red, 0.8))
+    p("rectangle", (cx - 0.3 * w, y0 + 0.15 * h, cx + 0.3 * w, y1 - 0.08 * h), red)
+    p("rectangle", (x0, y0 + 0.35 * h, x1, y0 + 0.5 * h), red)
+    p("rectangle", (cx - 0.42 * w, y1 - 0.1 * h, cx + 0.42 * w, y1), _shade(red, 0.6))
+
+
+def _bin(p, x0, y0, x1, y1, rng) -> None:
+    w, h = x1 - x0, y1 - y0
+    body = _jitter(rng, (40, 110, 60), 12)
+    p("polygon", [(x0 + 0.08 * w, y0 + 0.15 * h), (x1 - 0.08 * w, y0 + 0.15 * h),
+                  (x1 - 0.16 * w, y1), (x0 + 0.16 * w, y1)], body)
+    p("rectangle", (x0, y0, x1, y0 + 0.15 * h), _shade(body, 0.7))
+    for k in (0.35, 0.5, 0.65):
+        p("line", [(x0 + k * w, y0 + 0.25 * h), (x0 + k * w, y1 - 0.1 * h)], _shade(body, 1.3), width=1)
+
+
+def _bicycle(p, x0, y0, x1, y1, rng) -> None:
+    w = x1 - x0
+    frame = _jitter(rng, (20, 120, 190), 15)
+    tyre = (20, 20, 20)
+    r = 0.24 * w
+    ring = max(1, int(0.05 * w))
+    for cx in (x0 + r, x1 - r):
+        p("ellipse", (cx - r, y1 - 2 * r, cx + r, y1), None, outline=tyre, width=ring)
+    line = max(1, int(0.05 * w))
+    back, front, axle_y = (x0 + r, y1 - r), (x1 - r, y1 - r), y1 - r
+    seat, bars = (x0 + 0.38 * w, y1 - 2.2 * r), (x1 - 0.3 * w, y1 - 2.4 * r)
+    pedal = (x0 + 0.5 * w, axle_y)
+    for a, b in ((back, pedal), (pedal, seat), (seat, back), (pedal, bars), (bars, front), (seat, bars)):
+        p("line", [a, b], frame, width=line)
+    p("line", [(bars[0] - 0.06 * w, bars[1]), (bars[0] + 0.08 * w, bars[1])], tyre, width=line)
+
+
+def _umbrella(p, x0, y0, x1, y1, rng) -> None:
+    w, h, cx = x1 - x0, y1 - y0, (x0 + x1) / 2
+    canopy = _jitter(rng, ((200, 40, 120), (250, 200, 30), (60, 60, 200))[rng.integers(3)], 12)
+    p("pieslice", (x0, y0, x1, y0 + 0.8 * h), canopy, start=180, end=360)
+    p("line", [(cx, y0 + 0.4 * h), (cx, y1)], (60, 50, 40), width=max(1, int(0.06 * w)))
+
+
+def _flag(p, x0, y0, x1, y1, rng) -> None:
+    w, h = x1 - x0, y1 - y0
+    p("rectangle", (x0, y0, x0 + 0.08 * w, y1), (90, 90, 95))
+    colours = [_jitter(rng, c, 10) for c in ((200, 30, 40), (245, 245, 245), (30, 60, 160))]
+    for k, colour in enumerate(colours):
+        p("rectangle", (x0 + 0.08 * w, y0 + k * 0.15 * h, x1, y0 + (k + 1) * 0.15 * h), colour)
+
+
+_HARD_KINDS = {
+    **_KINDS,
+    "arrow_left": _Kind(_arrow_left, (0.1, 0.12), (0.16, 0.2)),
+    "arrow_right": _Kind(_arrow_right, (0.1, 0.12), (0.16, 0.2)),
+    "mark_r": _Kind(_mark_r, (0.09, 0.11), (0.11, 0.13)),
+    "mark_r_mirrored": _Kind(_mark_r_mirrored, (0.09, 0.11), (0.11, 0.13)),
+    "cone": _Kind(_cone, (0.08, 0.1), (0.11, 0.13)),
+    "hydrant": _Kind(_hydrant, (0.08, 0.1), (0.13, 0.16)),
+    "bin": _Kind(_bin, (0.09, 0.11), (0.12, 0.15)),
+    "bicycle": _Kind(_bicycle, (0.18, 0.22), (0.11, 0.13)),
+    "umbrella": _Kind(_umbrella, (0.14, 0.18), (0.14, 0.18)),
+    "flag": _Kind(_flag, (0.1, 0.12), (0.2, 0.26)),
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A built-in data set: its classes, how often and how big they appear, how much clutter."""
+    name: str
+    classes: tuple[str, ...]
+    frequency: dict                     # share of halves meant to show each class
+    kinds: dict
+    count: int                          # default number of panoramas
+    empty_share: float = EMPTY_SHARE
+    straddle_share: float = STRADDLE_SHARE
+    no_straddle: frozenset = frozenset(NO_STRADDLE)
+    second_share: float = SECOND_SHARE
+    small: tuple[float, float] | None = None   # object width as a share of the half's width
+    distractors: tuple[int, int] = (0, 0)      # coloured shapes of no class, per panorama
+    clutter: int = 1                           # how many times the clutter is drawn
+    grain: tuple[float, float] = (6, 16)
+
+
+PRESETS = {
+    "demo": Preset("demo", CLASSES, TARGET_FREQUENCY, _KINDS, count=240),
+    # Small objects (5-15 % of the half's width), 18 classes with a long tail, more clutter,
+    # look-alike distractors and noise; two pairs of classes that a horizontal flip swaps.
+    "hard": Preset(
+        "hard",
+        ("tree", "car", "person", "building", "pole", "sign", "bench", "water", "arrow_left", "arrow_right",
+         "cone", "bin", "mark_r", "mark_r_mirrored", "hydrant", "bicycle", "umbrella", "flag"),
+        {"tree": 0.30, "car": 0.26, "person": 0.22, "building": 0.18, "pole": 0.15, "sign": 0.12,
+         "bench": 0.10, "water": 0.09, "arrow_left": 0.08, "arrow_right": 0.08, "cone": 0.07, "bin": 0.06,
+         "mark_r": 0.06, "mark_r_mirrored": 0.06, "hydrant": 0.05, "bicycle": 0.04, "umbrella": 0.03,
+         "flag": 0.025},
+        _HARD_KINDS, count=480, empty_share=0.08, straddle_share=0.3, second_share=0.15,
+        small=(0.05, 0.15), distractors=(3, 9), clutter=3, grain=(10, 24)),
+}
+
+
 # --- one panorama ----------------------------------------------------------------------------
 
 @dataclass
@@ -314,23 +475,42 @@ def _clutter(draw: ImageDraw.ImageDraw, rng, width: int, height: int, horizon: i
         draw.line([(gx, gy), (gx + rng.uniform(-2, 2), gy - height * 0.012)], fill=(70, 80, 45))
 
 
-def _plan(rng) -> list[tuple[str, str]]:
+def _distractors(draw: ImageDraw.ImageDraw, rng, width: int, height: int, horizon: int, count) -> None:
+    """Small coloured shapes in the classes' colours that belong to no class."""
+    half = width // 2
+    palette = ((200, 35, 40), (240, 110, 20), (30, 90, 170), (40, 110, 60), (225, 215, 170), (25, 25, 30))
+    for _ in range(rng.integers(count[0], count[1] + 1)):
+        size = half * rng.uniform(0.02, 0.08)
+        cx, cy = rng.uniform(size, width - size), rng.uniform(horizon + size, height - size)
+        colour = tuple(int(v) for v in np.clip(np.asarray(palette[rng.integers(len(palette))])
+                                               + rng.uniform(-20, 20, 3), 0, 255))
+        shape = rng.integers(3)
+        if shape == 0:
+            draw.ellipse((cx - size / 2, cy - size / 3, cx + size / 2, cy + size / 3), fill=colour)
+        elif shape == 1:
+            draw.rectangle((cx - size / 3, cy - size / 2, cx + size / 3, cy + size / 2), fill=colour)
+        else:
+            draw.polygon([(cx - size / 2, cy + size / 2), (cx + size / 2, cy + size / 2), (cx, cy - size / 2)],
+                         fill=colour)
+
+
+def _plan(rng, preset: "Preset") -> list[tuple[str, str]]:
     """(class, position) of each object to draw, from the classes picked for each half."""
     picked = {}
     for side in SIDES:
-        draws = rng.random(len(CLASSES))
+        draws = rng.random(len(preset.classes))
         # Scaled up so that, with the empty halves, each class meets its target share.
-        picked[side] = set() if rng.random() < EMPTY_SHARE else {
-            c for c, u in zip(CLASSES, draws) if u < TARGET_FREQUENCY[c] / (1 - EMPTY_SHARE)}
+        picked[side] = set() if rng.random() < preset.empty_share else {
+            c for c, u in zip(preset.classes, draws) if u < preset.frequency[c] / (1 - preset.empty_share)}
     plan = []
-    for cls in CLASSES:
+    for cls in preset.classes:
         sides = [s for s in SIDES if cls in picked[s]]
-        if len(sides) == 2 and cls not in NO_STRADDLE and rng.random() < STRADDLE_SHARE:
+        if len(sides) == 2 and cls not in preset.no_straddle and rng.random() < preset.straddle_share:
             plan.append((cls, "seam"))
             continue
         for side in sides:
             plan.append((cls, side))
-            if rng.random() < SECOND_SHARE:
+            if rng.random() < preset.second_share:
                 plan.append((cls, side))
     # Seam objects first: they have the least freedom of position.
     return sorted(plan, key=lambda item: item[1] != "seam")
@@ -347,18 +527,22 @@ def _overlaps(box, placed: list[_Object]) -> bool:
     return False
 
 
-def _place(rng, plan, width: int, height: int, horizon: int) -> list[_Object]:
+def _place(rng, plan, width: int, height: int, horizon: int, preset: "Preset") -> list[_Object]:
     """Find a box for each planned object; one that fits nowhere after some tries is dropped."""
     half = width // 2
     margin = max(1.0, 0.02 * half)  # distance kept from the seam and from the outer edges
     placed: list[_Object] = []
     for cls, position in plan:
-        kind = _KINDS[cls]
+        kind = preset.kinds[cls]
         for _ in range(PLACEMENT_TRIES):
             near = rng.random()  # 0 at the horizon, 1 at the bottom; nearer objects look bigger
-            scale = (0.75 + 0.4 * near) * half
-            w = rng.uniform(*kind.width) * scale
-            h = rng.uniform(*kind.height) * scale
+            if preset.small is None:
+                scale = (0.75 + 0.4 * near) * half
+                w = rng.uniform(*kind.width) * scale
+                h = rng.uniform(*kind.height) * scale
+            else:  # a fixed share of the half's width, the kind's own proportions
+                w = rng.uniform(*preset.small) * half
+                h = w * (sum(kind.height) / sum(kind.width)) * rng.uniform(0.9, 1.1)
             lowest, highest = height - margin, horizon + 0.04 * height + (h if cls == "water" else 0)
             base = highest + near * (lowest - highest)
             if position == "seam":  # 45-55 % of the box on each side (rounder shapes less)
@@ -373,20 +557,25 @@ def _place(rng, plan, width: int, height: int, horizon: int) -> list[_Object]:
     return placed
 
 
-def _panorama(seed: int, index: int, width: int) -> tuple[Image.Image, list[_Object], list[set[str]]]:
+def _panorama(seed: int, index: int, width: int, preset: "Preset | None" = None
+              ) -> tuple[Image.Image, list[_Object], list[set[str]]]:
     """Draw one panorama; return it, its objects and the classes visible in each half."""
+    preset = preset or PRESETS["demo"]
     rng = np.random.default_rng([seed, index])
     height = half = width // 2
     image, horizon = _background(rng, width, height)
-    _clutter(ImageDraw.Draw(image), rng, width, height, horizon)
+    for _ in range(preset.clutter):
+        _clutter(ImageDraw.Draw(image), rng, width, height, horizon)
+    if preset.distractors[1]:
+        _distractors(ImageDraw.Draw(image), rng, width, height, horizon, preset.distractors)
 
-    objects = _place(rng, _plan(rng), width, height, horizon)
+    objects = _place(rng, _plan(rng, preset), width, height, horizon, preset)
     objects.sort(key=lambda o: o.box[3])  # far (higher up) objects first, near ones over them
     ids = Image.new("L", (width, height), 0)
     painter = _Painter(image, ids)
     drawn_area = []
     for painter.object_id, obj in enumerate(objects, start=1):
-        _KINDS[obj.cls].draw(painter, *obj.box, rng)
+        preset.kinds[obj.cls].draw(painter, *obj.box, rng)
         # Just drawn, the object is on top of everything, so this is its whole area.
         drawn_area.append(ids.histogram()[painter.object_id])
 
@@ -401,7 +590,7 @@ def _panorama(seed: int, index: int, width: int) -> tuple[Image.Image, list[_Obj
     # wrap), and grey sensor grain.
     gain = rng.uniform(0.7, 1.15) * rng.uniform(0.9, 1.1, 3)
     sun = 1 + rng.uniform(0, 0.2) * _cos(2 * np.pi * (np.arange(width) / width - rng.random()))
-    grain = (rng.random((height, width), np.float32) - 0.5) * np.float32(rng.uniform(6, 16))
+    grain = (rng.random((height, width), np.float32) - 0.5) * np.float32(rng.uniform(*preset.grain))
     lit = []
     for c, channel in enumerate(image.split()):
         plane = np.asarray(channel, np.float32) * (gain[c] * sun).astype(np.float32) + grain
@@ -432,14 +621,14 @@ def _stamp(when: datetime) -> str:
 class _Export:
     """Builds the export rows; ids and times follow from the seed and the order of the rows."""
 
-    def __init__(self, seed: int, half_size: int):
-        self.seed, self.half_size = seed, half_size
+    def __init__(self, seed: int, half_size: int, classes: tuple[str, ...] = CLASSES):
+        self.seed, self.half_size, self.classes = seed, half_size, classes
         self.rng = np.random.default_rng([seed, 1 << 32])  # apart from the panoramas' streams
         self.clock = _START + timedelta(days=1)  # labelling starts a day after the upload
         self.dataset_id = _cuid(_START, seed, "dataset")
         self.project_id = _cuid(_START, seed, "project")
         self.batch_id = _cuid(_START, seed, "batch")
-        self.schema = {name: _cuid(_START, seed, "schema", name) for name in (QUESTION, *CLASSES)}
+        self.schema = {name: _cuid(_START, seed, "schema", name) for name in (QUESTION, *classes)}
 
     def row(self, name: str, classes: set[str]) -> dict:
         seconds = round(float(self.rng.uniform(4, 40)), 1)
@@ -458,7 +647,7 @@ class _Export:
                 "checklist_answers": [
                     {"feature_id": feature(c), "feature_schema_id": self.schema[c],
                      "name": c, "value": c, "classifications": []}
-                    for c in CLASSES if c in classes]})
+                    for c in self.classes if c in classes]})
         label = {
             "label_kind": "Default", "version": "1.0.0", "id": _cuid(created, self.seed, "label", name),
             "label_details": {
@@ -490,27 +679,32 @@ class _Export:
 
 # --- entry points ----------------------------------------------------------------------------
 
-def generate(out_dir, count: int = 240, width: int = 1024, seed: int = 0, quality: int = 90,
-             name_pattern: str = DEFAULT_PATTERN) -> dict:
-    """Write ``count`` panoramas and the labels of their halves under ``out_dir``; return a summary.
+def generate(out_dir, count: int | None = None, width: int = 1024, seed: int = 0, quality: int = 90,
+             name_pattern: str = DEFAULT_PATTERN, preset: str = "demo") -> dict:
+    """Write ``count`` panoramas (default: the preset's) and the labels of their halves under
+    ``out_dir``; return a summary. ``preset``: ``demo`` or ``hard`` (see PRESETS).
 
     The summary holds the realised share of halves showing each class (``class_frequency``),
     the share with no class (``empty_fraction``) and every drawn object (``objects``: panorama,
     class, position ``left``/``right``/``seam`` and pixel box).
     """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    spec = PRESETS[preset]
+    count = spec.count if count is None else count
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     if width < 64 or width % 2:
         raise ValueError(f"width must be an even number of at least 64 pixels, got {width}")
     out_dir = Path(out_dir)
     half = width // 2
-    export = _Export(seed, half)
-    rows, objects, halves_with = [], [], dict.fromkeys(CLASSES, 0)
+    export = _Export(seed, half, spec.classes)
+    rows, objects, halves_with = [], [], dict.fromkeys(spec.classes, 0)
     empty = 0
     with atomic_dir(out_dir / "panoramas") as folder:
         for index in range(count):
             stem = f"pano_{index:04d}"
-            image, drawn, present = _panorama(seed, index, width)
+            image, drawn, present = _panorama(seed, index, width, spec)
             image.save(folder / f"{stem}.jpg", "JPEG", quality=quality)
             objects += [{"panorama": f"{stem}.jpg", "class": o.cls, "position": o.position,
                          "box": [round(v) for v in o.box]} for o in drawn]
@@ -523,7 +717,7 @@ def generate(out_dir, count: int = 240, width: int = 1024, seed: int = 0, qualit
     halves = 2 * count
     return {
         "panoramas": str(out_dir / "panoramas"), "labels": str(out_dir / "labels.ndjson"),
-        "count": count, "width": width, "height": half, "halves": halves,
+        "preset": preset, "count": count, "width": width, "height": half, "halves": halves,
         "class_frequency": {c: round(n / halves, 4) for c, n in halves_with.items()},
         "empty_fraction": round(empty / halves, 4),
         "objects": objects,
@@ -535,7 +729,10 @@ def main(argv=None) -> int:
         prog="python -m pano360.demo",
         description="Generate demo panoramas and a LabelBox-style NDJSON export of their halves.")
     parser.add_argument("out_dir", help="folder to write panoramas/ and labels.ndjson into")
-    parser.add_argument("--count", type=int, default=240, help="number of panoramas (default 240)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
+                        help="demo: 8 large classes; hard: 18 small classes with a long tail, clutter, "
+                             "noise and classes a mirror image swaps (default demo)")
+    parser.add_argument("--count", type=int, help="number of panoramas (default: demo 240, hard 480)")
     parser.add_argument("--width", type=int, default=1024,
                         help="panorama width in pixels, even; height is half of it (default 1024)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -545,15 +742,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = generate(args.out_dir, count=args.count, width=args.width, seed=args.seed,
-                           quality=args.quality, name_pattern=args.name_pattern)
+                           quality=args.quality, name_pattern=args.name_pattern, preset=args.preset)
     except ValueError as exc:
         parser.error(str(exc))
     print(f"wrote {summary['count']} panoramas to {summary['panoramas']} "
           f"and {summary['halves']} half labels to {summary['labels']}")
     print("share of halves showing each class:")
     for cls, share in summary["class_frequency"].items():
-        print(f"  {cls:<9} {share:6.1%}")
-    print(f"  {'(none)':<9} {summary['empty_fraction']:6.1%}")
+        print(f"  {cls:<15} {share:6.1%}")
+    print(f"  {'(none)':<15} {summary['empty_fraction']:6.1%}")
     return 0
 
 

@@ -215,36 +215,3 @@ def panorama_level(targets, probs, groups) -> tuple[np.ndarray, np.ndarray, np.n
     np.maximum.at(probs_p, inverse, probs)  # probs >= 0, so the zero start never wins wrongly
     return targets_p, probs_p, group_ids
 
-
-def evaluation_report(targets, probs, thresholds, groups) -> dict:
-    """Every test metric: at the tuned thresholds, at 0.5, and at panorama level (both)."""
-    targets, probs = check_inputs(targets, probs)
-    half = np.full(targets.shape[1], 0.5)
-    pano_targets, pano_probs, _ = panorama_level(targets, probs, groups)
-    return {
-        "tuned": multilabel_metrics(targets, probs, thresholds),
-        "at_0.5": multilabel_metrics(targets, probs, half),
-        "panorama": {"tuned": multilabel_metrics(pano_targets, pano_probs, thresholds),
-                     "at_0.5": multilabel_metrics(pano_targets, pano_probs, half)},
-        "test_halves": int(targets.shape[0]),
-        "test_panoramas": int(pano_targets.shape[0]),
-        "classes_without_positives": int((targets.sum(axis=0) == 0).sum()),
-        "note": "mAP averages AP over classes with at least one test positive; classes without "
-                "positives are excluded (their count is classes_without_positives)",
-    }
-
-
-DECISION_KEYS = (("mAP", ("tuned", "mAP")), ("CF1", ("tuned", "CF1")), ("OF1", ("tuned", "OF1")),
-                 ("CF1@0.5", ("at_0.5", "CF1")), ("OF1@0.5", ("at_0.5", "OF1")),
-                 ("pano_mAP", ("panorama", "tuned", "mAP")))
-
-
-def decision_metrics(report: dict, digits: int = 4) -> dict:
-    """The few numbers a run is judged by, flat and rounded (metrics/test.json)."""
-    out = {}
-    for key, path in DECISION_KEYS:
-        value = report
-        for part in path:
-            value = value[part]
-        out[key] = round(float(value), digits) if value == value else None
-    return out

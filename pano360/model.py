@@ -39,7 +39,8 @@ class ModelParams(Section):
     pretrained_file: Optional[str] = None    # local weights file (.safetensors/.pth), offline
     img_size: Annotated[int, Field(ge=16)] = 128   # input size in pixels (halves are square)
     drop_path_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    kwargs: dict[str, Any] = {}              # more timm.create_model arguments
+    # more timm.create_model arguments; the demo's CNN keeps a finer feature map (stride 16)
+    kwargs: dict[str, Any] = {"output_stride": 16}
 
 
 def create_backbone(name: str, pretrained: bool = False, pretrained_file: str | None = None,

@@ -73,7 +73,7 @@ class TrainParams(Section):
 
 class TrainingConfig(Section):
     """What training reads from params.yaml: ``head``, ``heads``, ``model``, ``train``."""
-    head: HeadName = "fc"
+    head: HeadName = "csra"
     heads: HeadsParams = HeadsParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pano360.evaluation import EvaluateParams
 from pano360.heads import HeadName, HeadsParams
 from pano360.labels import LabelsParams, load_labels
 from pano360.model import ModelParams
@@ -14,11 +15,12 @@ from pano360.params import SECTIONS, ParamsError, check_unchanged, load_params
 from pano360.partition import PartitionParams
 from pano360.prepare import PrepareParams
 from pano360.thresholds import ThresholdsParams
-from pano360.train import TrainParams
+from pano360.train import TrainingConfig, TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"split": SplitParams, "labels": LabelsParams, "partition": PartitionParams, "prepare": PrepareParams,
-           "heads": HeadsParams, "model": ModelParams, "train": TrainParams, "thresholds": ThresholdsParams}
+           "heads": HeadsParams, "model": ModelParams, "train": TrainParams, "thresholds": ThresholdsParams,
+           "evaluate": EvaluateParams}
 # Keys whose params.yaml value differs from the schema default on purpose: none today.
 ON_PURPOSE: dict[str, str] = {}
 
@@ -43,7 +45,7 @@ def test_params_yaml_spells_out_exactly_the_schema_defaults():
         for key, value in defaults.items():
             if f"{name}.{key}" not in ON_PURPOSE:
                 assert written[key] == value, f"params.yaml {name}.{key} = {written[key]!r}, default {value!r}"
-    assert raw["head"] == "fc"
+    assert raw["head"] == TrainingConfig().head
     load_params(ROOT / "params.yaml", head=HeadName, **SCHEMAS)  # and the whole file validates
 
 

@@ -88,7 +88,7 @@ def test_predict_reproduces_evaluate_on_test_panoramas(project):
 
 
 def test_exp_run_head_reruns_model_stages_only(project):
-    out = project.dvc("exp", "run", "-S", "head=csra").stdout
+    out = project.dvc("exp", "run", "-S", "head=fc").stdout
     assert ran(out) == set(MODEL_STAGES)
     for stage in DATA_STAGES:
         assert f"Stage '{stage}' didn't change, skipping" in out
@@ -98,7 +98,7 @@ def test_exp_run_head_reruns_model_stages_only(project):
 
 
 def test_threshold_strategy_change_skips_training(project):
-    out = project.dvc("exp", "run", "-S", "head=csra", "-S", "thresholds.strategy=global_f1").stdout
+    out = project.dvc("exp", "run", "-S", "head=fc", "-S", "thresholds.strategy=global_f1").stdout
     assert ran(out) == {"tune_thresholds", "evaluate"} or ran(out) == {"evaluate", "tune_thresholds"}
     assert "train" not in ran(out)
     chosen = json.loads((project.path / "models/thresholds.json").read_text())["strategy"]

@@ -157,7 +157,7 @@ def test_two_processes_train_exactly_like_one(splits, tmp_path):
     cfg = dict(epochs=2, batch_size=8, early_stop_patience=0)
     spec = json.loads(_spec(splits, tmp_path / "one", **cfg).read_text())
     for run in ("one", "two"):
-        spec["cfg"]["model"] = {"name": "test_vit", "pretrained": False, "img_size": 64}
+        spec["cfg"]["model"] = {"name": "test_vit", "pretrained": False, "img_size": 64, "kwargs": {}}
         spec["cfg"]["head"] = "fc"
         spec["paths"] = paths(splits, tmp_path / run).__dict__
         spec["record_collectives"] = True

@@ -29,7 +29,7 @@ def _is_max_pooling(temperature: float) -> bool:
 
 
 class CSRAHead(nn.Module):
-    def __init__(self, in_features: int, num_classes: int, num_heads: int = 1, lam: float = 0.1):
+    def __init__(self, in_features: int, num_classes: int, num_heads: int = 2, lam: float = 1.0):
         super().__init__()
         if num_heads not in TEMPERATURES:
             raise ValueError(f"CSRA num_heads must be one of {sorted(TEMPERATURES)}, got {num_heads}")

@@ -105,3 +105,55 @@ def plot_confusion(per_class: pd.DataFrame, path) -> None:
     ax.set(xlabel="halves (test, at tuned thresholds)", title="Per-class confusion counts")
     ax.legend(fontsize=7, loc="lower right")
     _save(fig, path)
+
+
+def plot_calibration(table: pd.DataFrame, path) -> None:
+    """Reliability diagram: observed share of positives against predicted probability."""
+    fig, (ax, count_ax) = plt.subplots(2, 1, figsize=(4.8, 5.2), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], color="0.6", ls=":", lw=1, label="perfectly calibrated")
+    ax.plot(table["predicted"], table["observed"], "o-", color="C0", label="this model")
+    ax.set(ylim=(0, 1.02), ylabel="observed share of positives",
+           title="Calibration on test (all classes pooled)")
+    ax.legend(fontsize=7, loc="upper left")
+    count_ax.bar((table["low"] + table["high"]) / 2, table["count"], width=0.09, color="C0")
+    count_ax.set(xlim=(0, 1), xlabel="predicted probability", ylabel="(half, class)\npairs")
+    count_ax.set_yscale("log")
+    _save(fig, path)
+
+
+def safe_name(name: str) -> str:
+    """A class name as a file name (DVC renders image plots by their .png extension)."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+    return cleaned or "class"
+
+
+def error_sheet(class_name: str, false_positives: list, false_negatives: list, size: int):
+    """One class's contact sheet: its highest-scoring negatives and lowest-scoring positives.
+
+    Each item is ``(image, score, label)``; returns a PIL image."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.load_default(size=max(10, size // 8))
+    per_row = max(len(false_positives), len(false_negatives), 1)
+    caption = max(14, size // 6)
+    header = caption + 6
+    width, height = per_row * (size + 4) + 4, 2 * (header + size + caption) + header + 4
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((4, 2), f"{class_name}: where the model errs (test)", fill=(0, 0, 0), font=font)
+    y = header
+    for title, items, colour in (("false positives: highest-scoring halves without the class", false_positives,
+                                  (192, 57, 43)),
+                                 ("false negatives: lowest-scoring halves with the class", false_negatives,
+                                  (200, 130, 0))):
+        draw.text((4, y), title if items else f"{title}: none", fill=colour, font=font)
+        y += header
+        for i, (image, score, label) in enumerate(items):
+            x = 4 + i * (size + 4)
+            thumb = image.copy()
+            thumb.thumbnail((size, size))
+            sheet.paste(thumb, (x, y))
+            draw.rectangle((x, y, x + thumb.width - 1, y + thumb.height - 1), outline=colour)
+            draw.text((x, y + size + 1), f"{score:.2f}", fill=(0, 0, 0), font=font)
+        y += size + caption
+    return sheet
