@@ -1,10 +1,11 @@
-"""`pano360` command line: predict on new panoramas, export a trained model."""
+"""`pano360` command line: predict on new panoramas, export a trained model, compare runs."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from .io import write_json
 from .model import CheckpointError
 from .naming import DEFAULT_PATTERN
 from .predict import FORMATS, PredictError, check_output, collect_inputs, export_onnx, output_format, \
@@ -44,6 +45,23 @@ def _export(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from .compare import CompareError, compare, experiment_names, format_result, read_run
+    try:
+        specs = list(args.runs) + (experiment_names() if args.exps else [])
+        if len(specs) < 2:
+            raise CompareError("give two runs or more (files, revisions, experiment names, workspace) or --exps")
+        runs = [read_run(spec, args.path) for spec in dict.fromkeys(specs)]
+        result = compare(runs, n_resamples=args.resamples, seed=args.seed)
+    except CompareError as exc:
+        print(f"pano360 compare: error: {exc}", file=sys.stderr)
+        return 1
+    print(format_result(result, per_class=not args.no_classes))
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="pano360", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -65,6 +83,15 @@ def main(argv=None) -> int:
     e.add_argument("--format", choices=["onnx"], default="onnx")
     e.add_argument("--out", help="default: the model path with .onnx")
     e.set_defaults(func=_export)
+    c = sub.add_parser("compare", help="paired bootstrap comparison of runs on the same test set")
+    c.add_argument("runs", nargs="*", help="experiment names, git revisions, 'workspace' or predictions CSV files")
+    c.add_argument("--exps", action="store_true", help="add every experiment of the current commit")
+    c.add_argument("--path", default="data/predictions/test.csv", help="the predictions file inside each run")
+    c.add_argument("--resamples", type=int, default=1000)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--no-classes", action="store_true", help="two runs: skip the per-class AP table")
+    c.add_argument("--json", help="also write the full result to this JSON file")
+    c.set_defaults(func=_compare)
     args = ap.parse_args(argv)
     if getattr(args, "thresholds", None) == "none":
         args.thresholds = None

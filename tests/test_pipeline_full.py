@@ -135,6 +135,15 @@ def test_img_size_reruns_prepare_and_the_model_stages_only(project):
     project.dvc("checkout", "-f")
 
 
+def test_compare_real_experiments_by_name(project):
+    names = project.dvc("exp", "ls", "--name-only").stdout.split()
+    assert len(names) >= 3
+    out = project.run(sys.executable, "-m", "pano360", "compare", names[0], names[1], "--resamples", "200").stdout
+    assert f"A = {names[0]}" in out and "B wins" in out and "panorama mAP" in out
+    out = project.run(sys.executable, "-m", "pano360", "compare", "--exps", "workspace", "--resamples", "100").stdout
+    assert all(name in out for name in names) and "indistinguishable from it" in out
+
+
 def test_push_then_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
     project.dvc("exp", "apply", "--help", check=False)  # no-op; keeps workspace on baseline
     project.git("checkout", "--", ".")

@@ -1,0 +1,181 @@
+"""`pano360 compare`: is one run really better than another on this test set?
+
+Each run is its test predictions (``data/predictions/test.csv``: probabilities, decisions at
+the run's tuned thresholds, true labels), read from a file, the workspace, a git revision or
+a DVC experiment (queued ones too) through ``dvc.api``. All runs are scored on the same
+bootstrap resamples of test panoramas (see :mod:`pano360.bootstrap`), so their differences
+are paired: the noise that the test set's size puts on every run cancels out.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bootstrap import DECISION_METRICS, difference, interval, paired, resampled_metrics
+
+PREDICTIONS = "data/predictions/test.csv"
+SHOWN = {"mAP": "mAP", "CF1": "CF1", "OF1": "OF1", "pano_mAP": "panorama mAP"}
+
+
+class CompareError(RuntimeError):
+    pass
+
+
+@dataclass
+class Run:
+    name: str
+    frame: pd.DataFrame
+    classes: list[str]
+
+
+def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
+    """A run's predictions: ``spec`` is a CSV file, ``workspace``, a git revision or an
+    experiment name."""
+    if spec != "workspace" and Path(spec).is_file():
+        text, name = Path(spec).read_text(encoding="utf-8"), spec
+    elif spec == "workspace":
+        if not (Path(repo) / path).is_file():
+            raise CompareError(f"{path} does not exist in the workspace; run `dvc repro evaluate`")
+        text, name = (Path(repo) / path).read_text(encoding="utf-8"), "workspace"
+    else:
+        import dvc.api
+        from dvc.exceptions import NotDvcRepoError, PathMissingError
+        from dvc.scm import RevError, SCMError
+        try:
+            text = dvc.api.read(path, repo=repo, rev=spec)
+        except (NotDvcRepoError, SCMError) as exc:
+            if isinstance(exc, RevError):
+                raise CompareError(f"{spec!r} is neither a predictions file, a git revision nor an experiment "
+                                   f"name (see `dvc exp ls`)") from None
+            raise CompareError(f"{spec!r} is not a file, and {Path(repo).resolve()} is not a DVC project to "
+                               f"look it up in as a revision or experiment") from None
+        except RevError:
+            raise CompareError(f"{spec!r} is neither a predictions file, a git revision nor an experiment "
+                               f"name (see `dvc exp ls`)") from None
+        except PathMissingError:
+            raise CompareError(f"{spec}: {path} is not in that revision or not in the DVC cache; was its "
+                               f"evaluate stage run (and, for a teammate's run, `dvc pull`ed)?") from None
+        name = spec
+    frame = pd.read_csv(io.StringIO(text), dtype={"image": str, "panorama": str})
+    classes = [c[2:] for c in frame.columns if c.startswith("p_")]
+    missing = [c for c in classes if f"true_{c}" not in frame.columns or c not in frame.columns]
+    if not classes or missing or "panorama" not in frame.columns:
+        raise CompareError(f"{name}: not a pano360 test-predictions table with true labels (columns p_<class>, "
+                           f"<class>, true_<class>); re-run its evaluate stage with this pano360")
+    return Run(name, frame.sort_values("image").reset_index(drop=True), classes)
+
+
+def check_same_test_set(runs: list[Run]) -> None:
+    first = runs[0]
+    for run in runs[1:]:
+        if run.classes != first.classes:
+            raise CompareError(f"{first.name} predicts {first.classes}, {run.name} predicts {run.classes}: "
+                               f"runs with other classes cannot be compared")
+        a, b = set(first.frame["image"]), set(run.frame["image"])
+        if a != b:
+            raise CompareError(f"{first.name} and {run.name} were tested on different halves ({len(a - b)} only in "
+                               f"the first, {len(b - a)} only in the second); compare runs of the same split")
+        truth = [f"true_{c}" for c in first.classes]
+        if not first.frame[truth].equals(run.frame[truth]):
+            raise CompareError(f"{first.name} and {run.name} hold different true labels for the same halves; "
+                               f"their labels were read differently")
+
+
+def _arrays(run: Run):
+    c = run.classes
+    return {"targets": run.frame[[f"true_{x}" for x in c]].to_numpy(int),
+            "probs": run.frame[[f"p_{x}" for x in c]].to_numpy(float),
+            "decisions": run.frame[c].to_numpy(int).astype(bool)}
+
+
+def compare(runs: list[Run], n_resamples: int = 1000, seed: int = 0) -> dict:
+    """Point estimates, intervals and paired differences of every run."""
+    if len({r.name for r in runs}) != len(runs):
+        raise CompareError("name every run once")
+    check_same_test_set(runs)
+    groups = runs[0].frame["panorama"].to_numpy()
+    arrays = {r.name: _arrays(r) for r in runs}
+    ones = np.ones((1, len(groups)))  # every row once: the point estimate
+    point = {r.name: resampled_metrics(**arrays[r.name], groups=groups, weights=ones) for r in runs}
+    scored = paired(arrays, groups, n_resamples, seed)
+    result = {"runs": [r.name for r in runs], "classes": runs[0].classes, "resamples": n_resamples,
+              "test_halves": len(groups), "test_panoramas": int(np.unique(groups).size), "metrics": {}}
+    for metric in DECISION_METRICS:
+        per_run = {}
+        for r in runs:
+            low, high = interval(scored[r.name][metric])
+            per_run[r.name] = {"value": float(point[r.name][metric][0]), "low": low, "high": high}
+        best = max(per_run, key=lambda n: per_run[n]["value"])
+        for name in per_run:
+            d = difference(scored[best][metric], scored[name][metric])
+            per_run[name]["vs_best"] = d
+            per_run[name]["indistinguishable_from_best"] = name == best or d["low"] <= 0 <= d["high"]
+        result["metrics"][metric] = per_run
+    if len(runs) == 2:
+        a, b = runs[0].name, runs[1].name
+        result["difference"] = {m: difference(scored[a][m], scored[b][m]) for m in DECISION_METRICS}
+        result["class_AP"] = {}
+        for k, cls in enumerate(runs[0].classes):
+            d = difference(scored[a]["class_AP"][:, k], scored[b]["class_AP"][:, k])
+            result["class_AP"][cls] = {"a": float(point[a]["class_AP"][0, k]), "b": float(point[b]["class_AP"][0, k]),
+                                       **d}
+    return result
+
+
+def _fmt(x: float) -> str:
+    return "  n/a " if x != x else f"{x:.4f}"
+
+
+def format_result(result: dict, per_class: bool = True) -> str:
+    runs = result["runs"]
+    lines = [f"test set: {result['test_halves']} halves of {result['test_panoramas']} panoramas; "
+             f"{result['resamples']} paired bootstrap resamples of panoramas, 95 % intervals"]
+    if len(runs) == 2:
+        a, b = runs
+        lines += ["", f"A = {a}", f"B = {b}", "",
+                  f"{'metric':<14}{'A':>8}{'B':>8}   {'B - A':>8}  {'95 % interval':<19}  B wins",
+                  "-" * 68]
+        for metric in DECISION_METRICS:
+            m, d = result["metrics"][metric], result["difference"][metric]
+            lines.append(f"{SHOWN[metric]:<14}{_fmt(m[a]['value']):>8}{_fmt(m[b]['value']):>8}   "
+                         f"{d['mean']:+8.4f}  [{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
+        if per_class:
+            lines += ["", f"{'class AP':<14}{'A':>8}{'B':>8}   {'B - A':>8}  {'95 % interval':<19}  B wins",
+                      "-" * 68]
+            for cls, d in result["class_AP"].items():
+                if d["mean"] == d["mean"]:
+                    lines.append(f"{cls[:14]:<14}{_fmt(d['a']):>8}{_fmt(d['b']):>8}   {d['mean']:+8.4f}  "
+                                 f"[{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
+                else:
+                    lines.append(f"{cls[:14]:<14}  no test positives")
+        lines += ["", "B wins: share of resamples in which B scores higher. An interval that holds 0: "
+                      "the test set cannot tell A and B apart."]
+        return "\n".join(lines)
+    width = max(10, *(len(r) for r in runs))
+    header = f"{'run':<{width}}" + "".join(f"  {SHOWN[m]:<27}" for m in DECISION_METRICS)
+    lines += ["", header, "-" * len(header)]
+    for name in runs:
+        cells = []
+        for metric in DECISION_METRICS:
+            m = result["metrics"][metric][name]
+            mark = "*" if m["indistinguishable_from_best"] else " "
+            cells.append(f"  {_fmt(m['value'])}{mark} [{_fmt(m['low'])}, {_fmt(m['high'])}]")
+        lines.append(f"{name:<{width}}" + "".join(f"{c:<29}" for c in cells))
+    lines += ["", "*: the best, or indistinguishable from it (the 95 % interval of the paired difference "
+                  "holds 0)."]
+    return "\n".join(lines)
+
+
+def experiment_names(repo: str = ".") -> list[str]:
+    """Names of the experiments based on the current commit (what `dvc exp show` lists)."""
+    from dvc.repo import Repo
+    with Repo(repo) as r:
+        listed = r.experiments.ls()
+    names = [name for exps in listed.values() for name, _ in exps if name]
+    if not names:
+        raise CompareError("no experiments on this commit; run some with `dvc exp run` or the queue first")
+    return sorted(names)

@@ -1,0 +1,73 @@
+"""`pano360 compare`: paired bootstrap comparison of runs' test predictions."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from pano360.cli import main
+from pano360.inference import score_table
+
+CLASSES = ["car", "tree", "sign"]
+
+
+def predictions(tmp_path, name, probs, targets, n_pano):
+    ids = pd.DataFrame({"image": [f"p{i // 2:03d}_{'left' if i % 2 == 0 else 'right'}.jpg" for i in range(2 * n_pano)],
+                        "panorama": [f"p{i // 2:03d}" for i in range(2 * n_pano)]})
+    path = tmp_path / f"{name}.csv"
+    score_table(ids, probs, np.full(len(CLASSES), 0.5), CLASSES, targets).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def runs(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 30
+    targets = (rng.random((2 * n, 3)) < 0.4).astype(int)
+    weak = np.clip(targets * 0.3 + rng.random((2 * n, 3)) * 0.7, 0, 1)
+    strong = np.clip(targets * 0.6 + rng.random((2 * n, 3)) * 0.4, 0, 1)
+    return {"weak": predictions(tmp_path, "weak", weak, targets, n),
+            "weak_copy": predictions(tmp_path, "weak_copy", weak, targets, n),
+            "strong": predictions(tmp_path, "strong", strong, targets, n), "targets": targets}
+
+
+def test_identical_runs_are_indistinguishable(runs, capsys):
+    assert main(["compare", str(runs["weak"]), str(runs["weak_copy"]), "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "mAP" in out and "+0.0000  [+0.0000, +0.0000]    0.0%" in out
+
+
+def test_a_clearly_better_run_wins_and_the_table_says_so(runs, capsys, tmp_path):
+    assert main(["compare", str(runs["weak"]), str(runs["strong"]), "--resamples", "300",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    import json
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["difference"]["mAP"]["low"] > 0 and result["difference"]["mAP"]["b_wins"] > 0.97
+    assert set(result["class_AP"]) == set(CLASSES)
+    assert "car" in capsys.readouterr().out
+
+
+def test_several_runs_mark_those_indistinguishable_from_the_best(runs, capsys):
+    assert main(["compare", str(runs["weak"]), str(runs["weak_copy"]), str(runs["strong"]),
+                 "--resamples", "200"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith(str(runs["weak"].parent))}
+    assert "*" in rows[str(runs["strong"])].split("[")[0]
+    assert "*" not in rows[str(runs["weak"])].split("[")[0]
+
+
+def test_runs_on_different_test_sets_are_refused(runs, tmp_path, capsys):
+    frame = pd.read_csv(runs["strong"]).iloc[2:]
+    frame.to_csv(tmp_path / "fewer.csv", index=False)
+    assert main(["compare", str(runs["weak"]), str(tmp_path / "fewer.csv")]) == 1
+    assert "tested on different halves" in capsys.readouterr().err
+
+
+def test_predictions_without_true_labels_are_refused(runs, tmp_path, capsys):
+    frame = pd.read_csv(runs["strong"])
+    frame.drop(columns=[c for c in frame.columns if c.startswith("true_")]).to_csv(tmp_path / "old.csv", index=False)
+    assert main(["compare", str(runs["weak"]), str(tmp_path / "old.csv")]) == 1
+    assert "with true labels" in capsys.readouterr().err
+
+
+def test_an_unknown_run_is_named(runs, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", str(runs["weak"]), "no-such-experiment"]) == 1
+    assert "no-such-experiment" in capsys.readouterr().err
