@@ -49,7 +49,9 @@ def set_value(params: dict, assignment: str) -> None:
     node[last] = yaml.safe_load(value)
 
 
-def prepare_data(out: Path, params: dict) -> Path:
+def prepare_data(out: Path, params: dict, preset: str = "hard") -> Path:
+    """Generate the preset's data set under OUT/raw and run split, labels, partition and
+    prepare with ``params`` into OUT/data (reused when already there at the same size)."""
     data = out / "data"
     cfg = TrainingConfig.model_validate({k: params[k] for k in ("head", "heads", "model", "train")})
     spec = settings(PrepareParams.model_validate(params.get("prepare") or {}), cfg.model.img_size,
@@ -58,7 +60,7 @@ def prepare_data(out: Path, params: dict) -> Path:
     if marker.is_file() and json.loads(marker.read_text()).get("size") == spec["size"]:
         return data
     if not (out / "raw/labels.ndjson").is_file():
-        generate(out / "raw", preset="hard")
+        generate(out / "raw", preset=preset)
     manifest = split_folder(out / "raw/panoramas", data / "halves", show_progress=False)["manifest"]
     images = [h["image"] for h in manifest]
     table = load_labels(out / "raw/labels.ndjson", halves=images)

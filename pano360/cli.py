@@ -1,4 +1,5 @@
-"""`pano360` command line: predict on new panoramas, export a trained model, compare runs."""
+"""`pano360` command line: predict on new panoramas (or write them as LabelBox pre-labels),
+choose what to label next, export a trained model, compare runs."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from .io import write_json
 from .model import CheckpointError
+from .prelabels import PrelabelError, prelabel_lines, read_data_row_ids, write_prelabels
 from .naming import DEFAULT_PATTERN
 from .predict import FORMATS, PredictError, check_output, collect_inputs, export_onnx, output_format, \
     panorama_table_path, predict_panoramas, write_table
@@ -18,9 +20,10 @@ def _predict(args) -> int:
         fmt = output_format(out, args.format)
         inputs = collect_inputs(args.panoramas)
         check_output(out)
+        ids = read_data_row_ids(args.data_rows) if args.data_rows else None
         result = predict_panoramas(inputs, args.model, args.thresholds, batch_size=args.batch_size,
                                    name_pattern=args.name_pattern, show_progress=not args.quiet)
-    except (PredictError, CheckpointError) as exc:
+    except (PredictError, PrelabelError, CheckpointError) as exc:
         print(f"pano360 predict: error: {exc}", file=sys.stderr)
         return 1
     for path, why in result.failed:
@@ -28,6 +31,17 @@ def _predict(args) -> int:
     if result.halves.empty:
         print(f"pano360 predict: error: no panorama could be read; {out} was not written", file=sys.stderr)
         return 1
+    if fmt == "labelbox":
+        try:
+            lines = prelabel_lines(result.halves, result.classes, result.label_schema, args.labelbox_style,
+                                   args.labelbox_question, ids)
+        except PrelabelError as exc:
+            print(f"pano360 predict: error: {exc}", file=sys.stderr)
+            return 1
+        write_prelabels(lines, out)
+        print(f"pano360 predict: {len(lines)} LabelBox pre-label annotations for {len(result.halves)} halves of "
+              f"{len(result.panoramas)} panoramas → {out}" + (f"; {len(result.failed)} failed" if result.failed else ""))
+        return 2 if result.failed else 0
     write_table(result.halves, out, fmt)
     write_table(result.panoramas, panorama_table_path(out), fmt)
     print(f"pano360 predict: {len(result.panoramas)} panoramas ({len(result.halves)} halves) → {out} and "
@@ -43,6 +57,49 @@ def _export(args) -> int:
         return 1
     print(f"pano360 export: wrote {path} (+ {path.with_suffix('.json')} with classes and preprocessing)")
     return 0
+
+
+def _select(args) -> int:
+    from .labels import LabelError, labelled_images
+    from .naming import NamingError, parse_half_name
+    from .select import SelectError, rank, write_selection
+    out = Path(args.out)
+    try:
+        inputs = collect_inputs(args.panoramas)
+        if args.labels:
+            done = set()
+            for image in labelled_images(args.labels):
+                try:
+                    done.add(parse_half_name(image, args.name_pattern)[0])
+                except NamingError:
+                    pass  # not one of our halves
+            skipped = [p for p in inputs if p.stem in done]
+            inputs = [p for p in inputs if p.stem not in done]
+            print(f"pano360 select: {len(skipped)} panorama(s) already labelled in {args.labels}, left out",
+                  file=sys.stderr)
+            if not inputs:
+                raise SelectError("every panorama given is already labelled")
+        if args.budget > len(inputs):
+            raise SelectError(f"--budget {args.budget} is more than the {len(inputs)} unlabelled panoramas given; "
+                              f"lower --budget or give more panoramas")
+        check_output(out)
+        result = predict_panoramas(inputs, args.model, args.thresholds, batch_size=args.batch_size,
+                                   name_pattern=args.name_pattern, show_progress=not args.quiet)
+        if result.halves.empty:
+            raise SelectError("no panorama could be read")
+        picks = rank(result.halves, result.classes, result.thresholds, args.budget, args.strategy, args.seed)
+    except (PredictError, CheckpointError, SelectError, LabelError) as exc:
+        print(f"pano360 select: error: {exc}", file=sys.stderr)
+        return 1
+    for path, why in result.failed:
+        print(f"pano360 select: could not read {path}: {why}", file=sys.stderr)
+    header = (f"pano360 select: {len(picks)} of {len(result.panoramas)} unlabelled panoramas, strategy "
+              f"{args.strategy}, model {args.model}")
+    write_selection(picks, out, header)
+    print(f"{header} → {out} (and {out.with_suffix('.csv')})")
+    for pick in picks.head(5).to_dict("records"):
+        print(f"  {pick['rank']}. {pick['panorama']}: {pick['reason']}")
+    return 2 if result.failed else 0
 
 
 def _compare(args) -> int:
@@ -73,7 +130,14 @@ def main(argv=None) -> int:
                    help="tuned thresholds (tune_thresholds stage); 'none' for 0.5")
     p.add_argument("--out", default="predictions.csv",
                    help="half-level table; the panorama table goes beside it as *_panoramas.*")
-    p.add_argument("--format", choices=FORMATS, help="default: from --out's extension (.csv, .jsonl, .parquet)")
+    p.add_argument("--format", choices=FORMATS,
+                   help="default: from --out's extension (.csv, .jsonl, .parquet; .ndjson = labelbox)")
+    p.add_argument("--labelbox-style", choices=["checklist", "radio"], default="checklist",
+                   help="labelbox: one global checklist question, or one yes/no radio question per class")
+    p.add_argument("--labelbox-question", help="labelbox: the checklist question's name (default: the one the "
+                                               "training labels were read from)")
+    p.add_argument("--data-rows", help="labelbox: an export of the dataset, to address data rows by id "
+                                       "instead of by global key (= the half's file name)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--name-pattern", default=DEFAULT_PATTERN, help="half names, as split.name_pattern")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -83,6 +147,21 @@ def main(argv=None) -> int:
     e.add_argument("--format", choices=["onnx"], default="onnx")
     e.add_argument("--out", help="default: the model path with .onnx")
     e.set_defaults(func=_export)
+    s = sub.add_parser("select", help="choose the unlabelled panoramas to label next")
+    s.add_argument("panoramas", nargs="+", help="unlabelled panoramas: files, folders, or @FILE lists")
+    s.add_argument("--budget", type=int, required=True, help="how many panoramas to pick")
+    s.add_argument("--out", default="next.txt", help="the picks, one path per line with the reason above it "
+                                                     "(usable as @FILE); a .csv beside it")
+    s.add_argument("--strategy", choices=["random", "uncertainty", "uncertainty+diversity"],
+                   default="uncertainty+diversity")
+    s.add_argument("--labels", help="an export or CSV: panoramas already labelled there are left out")
+    s.add_argument("--model", default="models/model.pt")
+    s.add_argument("--thresholds", default="models/thresholds.json")
+    s.add_argument("--seed", type=int, default=0, help="for --strategy random")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--name-pattern", default=DEFAULT_PATTERN, help="half names, as split.name_pattern")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_select)
     c = sub.add_parser("compare", help="paired bootstrap comparison of runs on the same test set")
     c.add_argument("runs", nargs="*", help="experiment names, git revisions, 'workspace' or predictions CSV files")
     c.add_argument("--exps", action="store_true", help="add every experiment of the current commit")

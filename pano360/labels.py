@@ -85,6 +85,8 @@ class _Question:
     value: str | None
     kind: str  # "radio" | "checklist" | "text" (free text: never a class)
     answers: tuple[tuple[str | None, str | None], ...]  # (name, value) of each ticked option
+    schema_id: str | None = None                       # the ontology node (LabelBox feature_schema_id)
+    answer_ids: tuple[str | None, ...] = ()            # the ticked options' schema ids
 
 
 @dataclass
@@ -247,7 +249,8 @@ def _v2_label(where: str, raw: dict, path) -> _Label:
             continue
         # only the ticked options themselves; their nested "classifications" are sub-questions
         pairs = tuple((a.get("name"), a.get("value")) for a in answers)
-        questions.append(_Question(c.get("name"), c.get("value"), kind, pairs))
+        questions.append(_Question(c.get("name"), c.get("value"), kind, pairs, c.get("feature_schema_id"),
+                                   tuple(a.get("feature_schema_id") for a in answers)))
     return _Label(
         where=where, id=str(raw.get("id") or ""),
         created=_timestamp(details.get("created_at"), where, path),
@@ -331,7 +334,8 @@ def _v1_label(where: str, element: dict, path) -> tuple[_Label, bool]:
             questions.append(_Question(c.get("title"), c.get("value"), "text", ()))
             continue
         pairs = tuple((a.get("title"), a.get("value")) for a in answers)
-        questions.append(_Question(c.get("title"), c.get("value"), kind, pairs))
+        questions.append(_Question(c.get("title"), c.get("value"), kind, pairs, c.get("schemaId"),
+                                   tuple(a.get("schemaId") for a in answers)))
     label = _Label(
         where=where, id=str(element.get("ID") or ""),
         created=_timestamp(element.get("Created At"), where, path),
@@ -456,6 +460,38 @@ def _read_classes(label: _Label, *, source: str, questions: set[str] | None, mat
         positive |= hits
         mentioned |= hits
     return positive, mentioned, read
+
+
+def _answer_schema(labels: Iterable[_Label], classes: list[str], *, source: str, questions: set[str] | None,
+                   match_on: str, radio_per_class: bool) -> dict[str, dict]:
+    """Where each class comes from in the export: question and answer names, values and
+    LabelBox schema ids, so predictions can be written back as pre-labels LabelBox accepts."""
+    found: dict[str, dict] = {}
+    for label in labels:
+        if source != "objects":
+            for q in label.questions:
+                if q.kind == "text" or (questions is not None and q.name not in questions
+                                        and q.value not in questions):
+                    continue
+                question = {"question": q.name, "question_value": q.value, "question_schema_id": q.schema_id,
+                            "kind": q.kind}
+                if radio_per_class and q.kind == "radio":
+                    cls = _class_name((q.name, q.value), match_on)
+                    entry = found.setdefault(cls, {**question, "kind": "radio_per_class", "answers": {}})
+                    for (name, value), schema_id in zip(q.answers, q.answer_ids or (None,) * len(q.answers)):
+                        key = "yes" if str(name or value).casefold() in YES_ANSWERS else "no"
+                        entry["answers"].setdefault(key, {"name": name, "value": value, "schema_id": schema_id})
+                    continue
+                for pair, schema_id in zip(q.answers, q.answer_ids or (None,) * len(q.answers)):
+                    cls = _class_name(pair, match_on)
+                    if cls is not None and cls not in found:
+                        found[cls] = {**question, "name": pair[0], "value": pair[1], "schema_id": schema_id}
+        if source != "classifications":
+            for name, value in label.objects:
+                cls = _class_name((name, value), match_on)
+                if cls is not None and cls not in found:
+                    found[cls] = {"kind": "object", "name": name, "value": value}
+    return {cls: found[cls] for cls in classes if cls in found}
 
 
 def _one_per_image(chosen: dict[str, list[tuple[_Row, _Label]]], duplicates: str, path,
@@ -783,8 +819,54 @@ def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DE
         "ignored_answers": ignored_answers,
         "questions_read": sorted(questions_read),
         "export_contents": contents,
+        "label_schema": {"format": fmt, "match_on": match_on, "source": source, "radio_per_class": radio_per_class,
+                         "classes": _answer_schema(kept.values(), list(classes), source=source, questions=wanted,
+                                                   match_on=match_on, radio_per_class=radio_per_class)},
         "classes": list(classes),
         "class_counts": {cls: int(frame[cls].sum()) for cls in classes},
         "warnings": list(warnings),
     }
     return LabelTable(frame=frame, classes=list(classes), report=report, warnings=warnings)
+
+
+def data_row_ids(path) -> dict[str, str]:
+    """``{half image name: LabelBox data row id}`` from an export (v2 NDJSON/JSON or v1 JSON),
+    naming images by the rules load_labels uses, so the names match the halves'."""
+    text = _read_text(path)
+    fmt, records = _sniff(text, path)
+    if fmt == "csv":
+        raise LabelError(f"{path}: a CSV holds no LabelBox data row ids; give a LabelBox export")
+    ids: dict[str, str] = {}
+    for where, obj in records:
+        with _at(path, where):
+            if fmt == "labelbox_v2":
+                data_row = obj["data_row"]
+                image = (data_row.get("external_id") or _key_basename(data_row.get("global_key"))
+                         or _url_basename(data_row.get("row_data")))
+                row_id = data_row.get("id")
+            else:
+                image = obj.get("External ID") or _key_basename(obj.get("Global Key"))
+                row_id = obj.get("DataRow ID")
+        if image and row_id:
+            if ids.get(image, row_id) != row_id:
+                raise LabelError(f"{path}: {image} is in two data rows ({ids[image]}, {row_id}); remove the "
+                                 f"duplicate in LabelBox")
+            ids[image] = row_id
+    if not ids:
+        raise LabelError(f"{path}: no data row with both an id and an image name")
+    return ids
+
+
+def labelled_images(path, project_id: str | None = None) -> set[str]:
+    """Images (half names) that already have a usable label in an export or CSV: not skipped,
+    not only queued."""
+    text = _read_text(path)
+    fmt, records = _sniff(text, path)
+    if fmt == "labelbox_v2":
+        rows, _ = _v2_rows(records, path, project_id)
+    elif fmt == "labelbox_v1":
+        rows = _v1_rows(records, path)
+    else:
+        rows = _csv_rows(text, path)
+    return {row.image for row in rows
+            if row.in_project and not row.not_image and any(not label.skipped for label in row.labels)}

@@ -23,8 +23,8 @@ from .prepare import prepare_bytes
 from .progress import progress
 from .thresholds import ThresholdsFileError, read_thresholds_file
 
-FORMATS = ("csv", "jsonl", "parquet")
-EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+FORMATS = ("csv", "jsonl", "parquet", "labelbox")
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".ndjson": "labelbox"}
 _SHOWN = 10
 
 
@@ -94,8 +94,8 @@ def output_format(out: Path, fmt: str | None) -> str:
         raise PredictError(f"--format {fmt} does not match --out {out} (a {from_ext} name); "
                            f"change one of them")
     if not (fmt or from_ext):
-        raise PredictError(f"cannot tell the format from --out {out}: name it .csv, .jsonl or .parquet, "
-                           f"or give --format")
+        raise PredictError(f"cannot tell the format from --out {out}: name it .csv, .jsonl, .parquet or "
+                           f".ndjson (LabelBox pre-labels), or give --format")
     return fmt or from_ext
 
 
@@ -134,6 +134,9 @@ class Prediction:
     halves: pd.DataFrame
     panoramas: pd.DataFrame
     failed: list[tuple[str, str]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    label_schema: dict | None = None   # where the classes came from in the training labels
+    thresholds: np.ndarray | None = None   # the decision thresholds used
 
 
 def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batch_size: int = 32,
@@ -186,7 +189,7 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batc
     pano_probs = pano_probs.groupby("source", sort=False).max()
     panoramas = pd.DataFrame({"panorama": [Path(s).stem for s in pano_probs.index], "source": pano_probs.index})
     panoramas = score_table(panoramas, pano_probs.to_numpy(), thresholds, classes)
-    return Prediction(halves, panoramas, failed)
+    return Prediction(halves, panoramas, failed, list(classes), ckpt.get("labels"), thresholds)
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:

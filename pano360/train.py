@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import random
@@ -85,6 +86,7 @@ class Paths:
     val_csv: str
     image_dir: str            # the prepared halves (or, without ``prepared``, the halves as they are)
     prepared: Optional[str] = None   # the prepare stage's settings file (data/interim/prepared.json)
+    label_schema: Optional[str] = None   # where each class comes from in the export (load_labels)
     best: str = "models/model.pt"
     last: str = "models/last.pt"
     resume_dir: str = "models/.resume"
@@ -415,8 +417,9 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             if before_save is not None:
                 before_save()
             eval_model = ema.module if ema is not None else model
+            labels = json.loads(Path(paths.label_schema).read_text()) if paths.label_schema else None
             common = dict(model_cfg=m.model_dump(mode="json"), head_options=head_options,
-                          classes=classes, data_cfg=data_cfg, prepare=spec)
+                          classes=classes, data_cfg=data_cfg, prepare=spec, labels=labels)
             extra = dict(best_val_mAP=best, epochs_run=len(history), stopped_early=stopped_early)
             with atomic_path(paths.last) as tmp:
                 torch.save(checkpoint_payload(model, **common, **extra,

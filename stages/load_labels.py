@@ -17,6 +17,8 @@ def main() -> int:
     ap.add_argument("--halves", default="data/interim/halves.csv", help="manifest from split_images")
     ap.add_argument("--out", default="data/interim/labels.csv")
     ap.add_argument("--report", default="reports/labels.json")
+    ap.add_argument("--schema", default="data/interim/label_schema.json",
+                    help="where each class comes from in the export (for pre-labels)")
     args = ap.parse_args()
     try:
         params = load_params(labels=LabelsParams, split=SplitParams)
@@ -33,6 +35,7 @@ def main() -> int:
         print(f"load_labels: warning: {warning}", file=sys.stderr)
     write_csv(args.out, table.frame)
     write_json(args.report, table.report)
+    write_json(args.schema, table.report["label_schema"])
     print(f"load_labels: {export}: {len(table.frame)} labelled halves, {len(table.classes)} classes "
           f"({', '.join(table.classes)}) → {args.out}")
     return 0

@@ -75,6 +75,7 @@ def main() -> int:
                   f"tracks: replacing that file will not retrain", file=sys.stderr)
         paths = Paths(train_csv="data/processed/train.csv", val_csv="data/processed/val.csv",
                       image_dir="data/interim/prepared", prepared="data/interim/prepared.json",
+                      label_schema="data/interim/label_schema.json",
                       deps=stage_deps("train"),
                       metrics="metrics/train.json")
         result = train(cfg, paths, before_save=lambda: check_unchanged(params))

@@ -1,0 +1,46 @@
+"""A small model trained on a tiny demo by the library itself, as `dvc repro` would train it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pano360.data import read_split
+from pano360.demo import generate
+from pano360.inference import split_probabilities
+from pano360.io import write_csv, write_json
+from pano360.labels import load_labels
+from pano360.panorama import split_folder
+from pano360.partition import partition
+from pano360.prepare import PrepareParams, prepare_folder, settings
+from pano360.thresholds import fit_thresholds, write_thresholds_file
+from pano360.train import Paths, train
+
+
+def trained_demo(root: Path, count: int = 14, width: int = 256, preset: str = "demo", **labels_options) -> Path:
+    """Writes root/raw (panoramas + export), halves, splits, prepared halves, model.pt and
+    thresholds.json; returns root."""
+    generate(root / "raw", count=count, width=width, seed=3, preset=preset)
+    manifest = split_folder(root / "raw/panoramas", root / "halves", workers=1, show_progress=False)["manifest"]
+    images = [h["image"] for h in manifest]
+    table = load_labels(root / "raw/labels.ndjson", halves=images, **labels_options)
+    write_json(root / "label_schema.json", table.report["label_schema"])
+    parts, _, _ = partition(table.frame, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
+    for name, frame in parts.items():
+        write_csv(root / f"{name}.csv", frame)
+    spec = settings(PrepareParams(), img_size=64, min_scale=1.0)
+    write_json(root / "prepared.json", prepare_folder(images, root / "halves", root / "prepared", spec, workers=1,
+                                                      show_progress=False))
+    cfg = {"model": {"name": "test_resnet", "img_size": 64},
+           "train": {"epochs": 3, "batch_size": 8, "monitor_system": False, "early_stop_patience": 0}}
+    train(cfg, Paths(str(root / "train.csv"), str(root / "val.csv"), str(root / "prepared"),
+                     prepared=str(root / "prepared.json"), label_schema=str(root / "label_schema.json"),
+                     best=str(root / "model.pt"), last=str(root / "last.pt"), resume_dir=str(root / "resume"),
+                     live_dir=str(root / "live")), show_progress=False)
+    val, _ = read_split(root / "val.csv")
+    probs, targets, classes = split_probabilities(root / "model.pt", val, root / "prepared",
+                                                  root / "prepared.json", show_progress=False)
+    fit = fit_thresholds(probs, targets, "global_f1")
+    write_thresholds_file(root / "thresholds.json", fit, classes)
+    assert np.isfinite(fit.thresholds).all()
+    return root
