@@ -30,7 +30,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+# About an hour on 2 cores; run it alone (two torch processes slow each other far more than 2x).
+bench: $(STAMP) demo
 	$(PY) bench/split_throughput.py
+	$(PY) bench/split_quality.py
 	$(PY) bench/partition_speed.py
+	$(PY) bench/loader_throughput.py
 	$(PY) bench/train_throughput.py
+	$(PY) bench/hard_recipe.py
+	$(PY) bench/prepared_accuracy.py
+	$(PY) bench/active_learning.py

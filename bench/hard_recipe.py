@@ -90,6 +90,28 @@ def run_head(data: Path, out: Path, params: dict, head: str) -> dict:
             "curve": curve}
 
 
+def compare_runs(data: Path, out: Path, heads: list[str]) -> str:
+    """Each head's test predictions at thresholds tuned on val (`auto`), compared paired
+    with `pano360 compare`'s bootstrap; returns its table."""
+    from pano360.compare import compare, format_result, read_run
+    from pano360.inference import score_table
+    from pano360.thresholds import fit_thresholds
+    val, _ = read_split(data / "val.csv")
+    test, _ = read_split(data / "test.csv")
+    runs = []
+    for head in heads:
+        model = out / f"run_{head}" / "model.pt"
+        pv, tv, _ = split_probabilities(model, val, data / "prepared", data / "prepared.json", show_progress=False)
+        thresholds = fit_thresholds(pv, tv, groups=val["panorama"].to_numpy()).thresholds
+        pt, tt, classes = split_probabilities(model, test, data / "prepared", data / "prepared.json",
+                                              show_progress=False)
+        path = out / f"{head}.csv"
+        write_csv(path, score_table(test[["image", "panorama"]], pt, thresholds, classes, tt))
+        runs.append(read_run(str(path)))
+        runs[-1].name = head
+    return format_result(compare(runs), per_class=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="bench/out/hard")
@@ -97,12 +119,17 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="params override, e.g. train.epochs=40")
     ap.add_argument("--reference-epochs", type=int, default=30)
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="skip training: compare the heads already trained under --out")
     args = ap.parse_args()
     out = Path(args.out)
     params = yaml.safe_load(Path("params.yaml").read_text())
     for assignment in args.set:
         set_value(params, assignment)
     data = prepare_data(out, params)
+    if args.compare_only:
+        print(compare_runs(data, out, args.heads))
+        return
     results = []
     if not args.no_reference:
         ref = train_reference(data, epochs=args.reference_epochs, img_size=params["model"]["img_size"])
@@ -127,6 +154,7 @@ def main() -> None:
     print("\n| run | test mAP | best val mAP | wall time (s) |\n|---|---|---|---|")
     for r in results:
         print(f"| {r['model']} | {r['test_mAP']:.4f} | {r['best_val_mAP']:.4f} | {r['seconds']:.0f} |")
+    print("\n" + compare_runs(data, out, args.heads))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Read a label export into one table of half images × classes.
 
-Three inputs are understood (LabelBox shapes: see the shared labelbox-format.md reference):
+Three inputs are understood (LabelBox's shapes as its export documentation and the LabelBox
+Python SDK's export tests show them):
 
 * LabelBox Export v2 ("labelbox_v2"): NDJSON with one data row per line. The same row objects
   saved as one JSON array (``json.dump(export.result)``) are read too.

@@ -13,31 +13,38 @@ def _load(path: Path):
 def summary(root: str | Path = ".") -> str:
     root = Path(root)
     lines = ["", "pano360 results", "==============="]
-    split = _load(root / "metrics/split.json")
+    split = _load(root / "reports/split.json")
     if split:
         lines.append(f"halves:      data/interim/halves/ ({split['halves']} from {split['panoramas_split']} "
                      f"panoramas; {len(split['skipped'])} skipped)")
-    labels = _load(root / "metrics/labels.json")
+    prepared = _load(root / "data/interim/prepared.json")
+    if prepared:
+        lines.append(f"prepared:    data/interim/prepared/ ({prepared['halves']} halves at {prepared['size']} px, "
+                     f"{prepared['bytes'] / 2**20:.1f} MiB)")
+    labels = _load(root / "reports/labels.json")
     if labels:
         lines.append(f"labels:      data/interim/labels.csv ({labels['rows_kept']} halves, "
-                     f"{len(labels['classes'])} classes; report metrics/labels.json)")
-    part = _load(root / "metrics/partition.json")
+                     f"{len(labels['classes'])} classes; report reports/labels.json)")
+    part = _load(root / "reports/partition.json")
     if part:
         h = part["halves"]
         lines.append(f"splits:      data/processed/{{train,val,test}}.csv ({h['train']}/{h['val']}/{h['test']} "
                      f"halves; max class-share deviation {part['max_class_share_deviation']:.3f})")
-        lines.append("             plots/class_distribution.png")
-    train = _load(root / "dvclive/metrics.json")
+    train = _load(root / "metrics/train.json")
     if train:
-        lines.append(f"model:       models/model.pt (best val mAP {train['best_val_mAP']:.4f}); "
-                     "curves: dvc plots show")
-    ev = _load(root / "metrics/evaluate.json")
-    if ev:
-        t = ev["tuned"]
-        lines.append(f"test set:    mAP {t['mAP']:.4f}  CF1 {t['CF1']:.4f}  OF1 {t['OF1']:.4f} "
-                     f"(tuned thresholds; at 0.5: CF1 {ev['at_0.5']['CF1']:.4f}  OF1 {ev['at_0.5']['OF1']:.4f})")
-        lines.append("             metrics/evaluate.json, metrics/per_class.csv, plots/")
-    lines.append("Compare runs: dvc metrics show / dvc metrics diff / dvc exp show; plots: dvc plots show")
+        lines.append(f"model:       models/model.pt (best val mAP {train['val_mAP']:.4f} in {train['epochs']} "
+                     f"epochs); curves: dvc plots show")
+    test, low, high = (_load(root / f"metrics/test{s}.json") for s in ("", "_lo", "_hi"))
+    if test:
+        def show(key):
+            ci = f" [{low[key]:.3f}, {high[key]:.3f}]" if low and high and low.get(key) is not None else ""
+            return f"{key} {test[key]:.4f}{ci}"
+        report = _load(root / "reports/evaluate.json") or {}
+        lines.append(f"test set:    {show('mAP')}  {show('CF1')}  {show('OF1')}")
+        lines.append(f"             (tuned thresholds, 95 % intervals over {report.get('test_panoramas', '?')} "
+                     f"test panoramas; at 0.5: CF1 {test['CF1@0.5']:.4f}  OF1 {test['OF1@0.5']:.4f})")
+        lines.append("             metrics/, reports/evaluate.json, reports/per_class.csv, plots/")
+    lines.append("Compare runs: pano360 compare / dvc metrics show / dvc exp show; plots: dvc plots show")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """Tests for pano360.labels: LabelBox v2/v1 exports and label CSVs → half × class table.
 
-Fixtures are built as real-shaped export rows (see docs/labelbox-format.md) by the helpers
+Fixtures are built as real-shaped export rows (LabelBox Export v2/v1 as documented) by the helpers
 below; each test changes only what it is about.
 """
 from __future__ import annotations

@@ -35,3 +35,18 @@ def test_repro_data_stages_then_nothing_to_do(tmp_path):
     out = project.dvc("repro", "partition").stdout
     assert "Running stage 'partition'" in out
     assert "Running stage 'split_images'" not in out and "Running stage 'load_labels'" not in out
+
+
+def test_a_missing_or_ambiguous_label_file_stops_the_first_stage(tmp_path):
+    project = make_project(tmp_path / "proj", count=10, width=128)
+    raw = project.path / "data/raw"
+    (raw / "labels.csv").write_text("image,labels\n")  # beside labels.ndjson: which one?
+    project.commit("two label files")
+    out = project.dvc("repro", check=False)
+    assert out.returncode != 0
+    assert "2 label files in data/raw/: labels.ndjson, labels.csv; keep one, or set labels.file" in out.stderr
+    assert not (project.path / "data/interim/halves").exists()  # failed before splitting anything
+    (raw / "labels.csv").unlink()
+    (raw / "labels.ndjson").rename(raw / "export.ndjson")
+    out = project.dvc("repro", check=False)
+    assert "no label file in data/raw/: expected one of labels.ndjson, labels.json, labels.csv" in out.stderr
