@@ -25,22 +25,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hard_recipe import prepare_data  # noqa: E402
+from hard_recipe import prepare_data, training_config  # noqa: E402
 
 from pano360.data import read_split  # noqa: E402
 from pano360.inference import split_probabilities  # noqa: E402
 from pano360.io import write_csv, write_json  # noqa: E402
 from pano360.select import STRATEGIES, rank  # noqa: E402
 from pano360.thresholds import fit_thresholds  # noqa: E402
-from pano360.train import Paths, TrainingConfig, train  # noqa: E402
+from pano360.train import Paths, train  # noqa: E402
 
 
 def run_round(data: Path, work: Path, params: dict, labelled: pd.DataFrame, seed: int, epochs: int):
     work.mkdir(parents=True, exist_ok=True)
     write_csv(work / "train.csv", labelled)
-    cfg = TrainingConfig.model_validate({**{k: params[k] for k in ("head", "heads", "model")},
-                                         "train": {**params["train"], "epochs": epochs, "seed": seed,
-                                                   "monitor_system": False}})
+    cfg = training_config(params, epochs=epochs, seed=seed, monitor_system=False)
     result = train(cfg, Paths(str(work / "train.csv"), str(data / "val.csv"), str(data / "prepared"),
                               prepared=str(data / "prepared.json"), best=str(work / "model.pt"),
                               last=str(work / "last.pt"), resume_dir=str(work / "resume"),

@@ -71,8 +71,14 @@ def prepare_data(out: Path, params: dict, preset: str = "hard") -> Path:
     return data
 
 
+def training_config(params: dict, **train_overrides) -> TrainingConfig:
+    """params.yaml's training sections, with train.* overrides (the benchmarks' recipes)."""
+    return TrainingConfig.model_validate({**{k: params[k] for k in ("head", "heads", "model")},
+                                          "train": {**params["train"], **train_overrides}})
+
+
 def run_head(data: Path, out: Path, params: dict, head: str) -> dict:
-    cfg = TrainingConfig.model_validate({**{k: params[k] for k in ("heads", "model", "train")}, "head": head})
+    cfg = training_config({**params, "head": head})
     run = out / f"run_{head}"
     paths = Paths(str(data / "train.csv"), str(data / "val.csv"), str(data / "prepared"),
                   prepared=str(data / "prepared.json"), best=str(run / "model.pt"), last=str(run / "last.pt"),

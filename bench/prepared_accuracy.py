@@ -14,11 +14,11 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hard_recipe import prepare_data  # noqa: E402
+from hard_recipe import prepare_data, training_config  # noqa: E402
 
 from pano360.data import read_split  # noqa: E402
 from pano360.inference import mean_ap, split_probabilities  # noqa: E402
-from pano360.train import Paths, TrainingConfig, train  # noqa: E402
+from pano360.train import Paths, train  # noqa: E402
 
 
 def main() -> None:
@@ -35,8 +35,7 @@ def main() -> None:
     for seed in args.seeds:
         for variant, images, prepared in (("prepared", data / "prepared", data / "prepared.json"),
                                           ("full halves", data / "halves", None)):
-            cfg = TrainingConfig.model_validate({**{k: params[k] for k in ("head", "heads", "model")},
-                                                 "train": {**params["train"], "seed": seed, "monitor_system": False}})
+            cfg = training_config(params, seed=seed, monitor_system=False)
             run = out / f"{variant.replace(' ', '_')}_seed{seed}"
             result = train(cfg, Paths(str(data / "train.csv"), str(data / "val.csv"), str(images),
                                       prepared=str(prepared) if prepared else None, best=str(run / "model.pt"),

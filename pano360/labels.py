@@ -674,6 +674,15 @@ def _check_format_options(fmt: str, path, given: dict[str, bool]) -> None:
                          f"{', '.join('labels.' + b for b in bad)}; remove {'it' if len(bad) == 1 else 'them'}")
 
 
+def _rows(fmt: str, text: str, records, path, project_id) -> tuple[list[_Row], str | None]:
+    """The data rows of a file in format ``fmt`` (and, for v2, the project read)."""
+    if fmt == "labelbox_v2":
+        return _v2_rows(records, path, project_id)
+    if fmt == "labelbox_v1":
+        return _v1_rows(records, path), project_id
+    return _csv_rows(text, path), project_id
+
+
 def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DEFAULT_PATTERN,
                 **options) -> LabelTable:
     """Read the label file at ``path`` into a :class:`LabelTable` (see the module docstring).
@@ -724,12 +733,7 @@ def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DE
         f"source: {source}": source != "classifications",
         "radio_per_class": radio_per_class,
     })
-    if fmt == "labelbox_v2":
-        rows, project_id = _v2_rows(records, path, project_id)
-    elif fmt == "labelbox_v1":
-        rows = _v1_rows(records, path)
-    else:
-        rows = _csv_rows(text, path)
+    rows, project_id = _rows(fmt, text, records, path, project_id)
 
     warnings: list[str] = []
     dropped: dict[str, list[str]] = {reason: [] for reason in DROP_REASONS}
@@ -863,11 +867,6 @@ def labelled_images(path, project_id: str | None = None) -> set[str]:
     not only queued."""
     text = _read_text(path)
     fmt, records = _sniff(text, path)
-    if fmt == "labelbox_v2":
-        rows, _ = _v2_rows(records, path, project_id)
-    elif fmt == "labelbox_v1":
-        rows = _v1_rows(records, path)
-    else:
-        rows = _csv_rows(text, path)
+    rows, _ = _rows(fmt, text, records, path, project_id)
     return {row.image for row in rows
             if row.in_project and not row.not_image and any(not label.skipped for label in row.labels)}
