@@ -122,7 +122,7 @@ def paired(runs: dict[str, dict], groups, n_resamples: int = 1000, seed: int = 0
 
 
 def difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict:
-    """B − A over paired resamples: point (mean difference), interval, share B wins / ties."""
+    """B − A over paired resamples: mean difference, interval, share B wins / ties."""
     diff = b - a
     ok = np.isfinite(diff)
     diff = diff[ok]

@@ -117,12 +117,13 @@ def compare(runs: list[Run], n_resamples: int = 1000, seed: int = 0) -> dict:
         result["metrics"][metric] = per_run
     if len(runs) == 2:
         a, b = runs[0].name, runs[1].name
-        result["difference"] = {m: difference(scored[a][m], scored[b][m]) for m in DECISION_METRICS}
+        result["difference"] = {m: {**difference(scored[a][m], scored[b][m]),
+                                    "point": float(point[b][m][0] - point[a][m][0])} for m in DECISION_METRICS}
         result["class_AP"] = {}
         for k, cls in enumerate(runs[0].classes):
             d = difference(scored[a]["class_AP"][:, k], scored[b]["class_AP"][:, k])
-            result["class_AP"][cls] = {"a": float(point[a]["class_AP"][0, k]), "b": float(point[b]["class_AP"][0, k]),
-                                       **d}
+            pa, pb = float(point[a]["class_AP"][0, k]), float(point[b]["class_AP"][0, k])
+            result["class_AP"][cls] = {"a": pa, "b": pb, **d, "point": pb - pa}
     return result
 
 
@@ -142,13 +143,13 @@ def format_result(result: dict, per_class: bool = True) -> str:
         for metric in DECISION_METRICS:
             m, d = result["metrics"][metric], result["difference"][metric]
             lines.append(f"{SHOWN[metric]:<14}{_fmt(m[a]['value']):>8}{_fmt(m[b]['value']):>8}   "
-                         f"{d['mean']:+8.4f}  [{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
+                         f"{d['point']:+8.4f}  [{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
         if per_class:
             lines += ["", f"{'class AP':<14}{'A':>8}{'B':>8}   {'B - A':>8}  {'95 % interval':<19}  B wins",
                       "-" * 68]
             for cls, d in result["class_AP"].items():
-                if d["mean"] == d["mean"]:
-                    lines.append(f"{cls[:14]:<14}{_fmt(d['a']):>8}{_fmt(d['b']):>8}   {d['mean']:+8.4f}  "
+                if d["point"] == d["point"]:
+                    lines.append(f"{cls[:14]:<14}{_fmt(d['a']):>8}{_fmt(d['b']):>8}   {d['point']:+8.4f}  "
                                  f"[{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
                 else:
                     lines.append(f"{cls[:14]:<14}  no test positives")

@@ -9,6 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
+# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
+# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from pano360.data import DataError, open_rgb, read_split
 from pano360.evaluation import EvaluateParams, calibration_table, decision_metrics, evaluation_report, \
     flag_few_positives, worst_errors
@@ -22,7 +26,8 @@ from pano360.prepare import PrepareError, prepared_name, read_prepared
 from pano360.thresholds import ThresholdsFileError, read_thresholds_file
 
 
-def write_galleries(folder, frame, targets, probs, classes, images_dir, spec, params: EvaluateParams) -> int:
+def write_galleries(folder, frame, targets, probs, thresholds, classes, images_dir, spec,
+                    params: EvaluateParams) -> int:
     """plots/errors/<class>.png for every class; returns the bytes written."""
     worst = worst_errors(targets, probs, classes, params.errors_per_class)
     rows = {i for pick in worst.values() for side in pick.values() for i in side}
@@ -37,7 +42,7 @@ def write_galleries(folder, frame, targets, probs, classes, images_dir, spec, pa
     with atomic_dir(folder) as tmp:
         for c, name in enumerate(classes):
             items = {side: [(thumbs[i], probs[i, c], names[i]) for i in worst[name][side]] for side in ("fp", "fn")}
-            sheet = plots.error_sheet(name, items["fp"], items["fn"], params.thumbnail)
+            sheet = plots.error_sheet(name, items["fp"], items["fn"], params.thumbnail, float(thresholds[c]))
             path = tmp / f"{plots.safe_name(name)}.png"
             sheet.save(path, optimize=True)
             total += path.stat().st_size
@@ -103,7 +108,8 @@ def main() -> int:
     plots.plot_calibration(calibration, out / "calibration.png")
     errors = out / "errors"
     if p.errors:
-        size = write_galleries(errors, frame, targets, probs, classes, args.images, read_prepared(args.prepared), p)
+        size = write_galleries(errors, frame, targets, probs, thresholds, classes, args.images,
+                               read_prepared(args.prepared), p)
         print(f"evaluate: error galleries for {len(classes)} classes in {errors}/ ({size / 2**20:.1f} MiB)")
     else:
         with atomic_dir(errors):

@@ -1,8 +1,13 @@
 """DVC stage partition: labels table → data/processed/{train,val,test}.csv + report + plot."""
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
+
+# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
+# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pano360.io import write_csv, write_json
 from pano360.params import ParamsError, check_unchanged, load_params

@@ -5,10 +5,15 @@ the margin); changing the head or the learning rate does not rerun it.
 """
 import argparse
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 from pydantic import Field
+
+# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
+# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pano360.io import write_json
 from pano360.params import ParamsError, check_unchanged, load_params, read_yaml, validate_section

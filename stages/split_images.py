@@ -5,8 +5,13 @@ is unambiguous (labels.file), so that mistake is reported at once, not after the
 """
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
+
+# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
+# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pano360.io import write_csv, write_json
 from pano360.panorama import SplitError, SplitParams, split_folder

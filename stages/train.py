@@ -13,6 +13,10 @@ from pathlib import Path
 
 import yaml
 
+# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
+# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from pano360.data import DataError
 from pano360.heads import HeadName, HeadsParams
 from pano360.model import ModelParams

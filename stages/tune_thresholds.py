@@ -1,6 +1,11 @@
 """DVC stage tune_thresholds: pick one decision threshold per class on the validation split."""
 import argparse
 import sys
+from pathlib import Path
+
+# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
+# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pano360.data import DataError, read_split
 from pano360.inference import split_probabilities

@@ -107,6 +107,11 @@ def test_threshold_strategy_change_skips_training(project):
 
 def test_queue_all_heads_and_show(project):
     project.dvc("exp", "run", "--queue", "-S", "head=fc,csra,mldecoder")
+    # Queued runs happen in copies of the repository and must run those copies' code, not
+    # the workspace's (which may be mid-edit): break the workspace's library meanwhile.
+    evaluation = project.path / "pano360/evaluation.py"
+    original = evaluation.read_text()
+    evaluation.write_text("raise RuntimeError('the workspace code ran')\n" + original)
     project.dvc("queue", "start")
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -114,6 +119,7 @@ def test_queue_all_heads_and_show(project):
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(3)
+    evaluation.write_text(original)
     assert "Failed" not in status, project.dvc("queue", "logs", status.split()[0], check=False).stdout
     shown = json.loads(project.dvc("exp", "show", "--json").stdout)
     heads = set()

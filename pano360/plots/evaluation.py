@@ -128,8 +128,10 @@ def safe_name(name: str) -> str:
     return cleaned or "class"
 
 
-def error_sheet(class_name: str, false_positives: list, false_negatives: list, size: int):
-    """One class's contact sheet: its highest-scoring negatives and lowest-scoring positives.
+def error_sheet(class_name: str, false_positives: list, false_negatives: list, size: int, threshold: float):
+    """One class's contact sheet: its highest-scoring negatives (top row) and lowest-scoring
+    positives (bottom row), each with its score; the ones the tuned ``threshold`` decides
+    wrongly (false positives, false negatives) are framed in colour, the others in grey.
 
     Each item is ``(image, score, label)``; returns a PIL image."""
     from PIL import Image, ImageDraw, ImageFont
@@ -140,12 +142,14 @@ def error_sheet(class_name: str, false_positives: list, false_negatives: list, s
     width, height = per_row * (size + 4) + 4, 2 * (header + size + caption) + header + 4
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((4, 2), f"{class_name}: where the model errs (test)", fill=(0, 0, 0), font=font)
+    draw.text((4, 2), f"{class_name}: where the model errs (test, threshold {threshold:.2f})", fill=(0, 0, 0),
+              font=font)
     y = header
-    for title, items, colour in (("false positives: highest-scoring halves without the class", false_positives,
-                                  (192, 57, 43)),
-                                 ("false negatives: lowest-scoring halves with the class", false_negatives,
-                                  (200, 130, 0))):
+    for title, items, colour, wrong in (
+            ("highest-scoring halves without the class (framed: false positives)", false_positives,
+             (192, 57, 43), lambda score: score >= threshold),
+            ("lowest-scoring halves with the class (framed: false negatives)", false_negatives,
+             (200, 130, 0), lambda score: score < threshold)):
         draw.text((4, y), title if items else f"{title}: none", fill=colour, font=font)
         y += header
         for i, (image, score, label) in enumerate(items):
@@ -153,7 +157,9 @@ def error_sheet(class_name: str, false_positives: list, false_negatives: list, s
             thumb = image.copy()
             thumb.thumbnail((size, size))
             sheet.paste(thumb, (x, y))
-            draw.rectangle((x, y, x + thumb.width - 1, y + thumb.height - 1), outline=colour)
-            draw.text((x, y + size + 1), f"{score:.2f}", fill=(0, 0, 0), font=font)
+            frame = colour if wrong(score) else (190, 190, 190)
+            for k in range(3 if wrong(score) else 1):
+                draw.rectangle((x + k, y + k, x + thumb.width - 1 - k, y + thumb.height - 1 - k), outline=frame)
+            draw.text((x, y + size + 1), f"{score:.2f}", fill=colour if wrong(score) else (0, 0, 0), font=font)
         y += size + caption
     return sheet
