@@ -13,6 +13,7 @@ strategies start from the same labelled set). Writes OUT/active_learning.json an
 OUT/active_learning.png (mean ± sd over seeds).
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -93,7 +94,9 @@ def main() -> None:
     args = ap.parse_args()
     params = yaml.safe_load(Path("params.yaml").read_text())
     out = Path(args.out)
-    results = {}
+    # Presets not run this time keep their earlier results, so one set can be rerun alone.
+    previous = out / "active_learning.json"
+    results = json.loads(previous.read_text())["results"] if previous.exists() else {}
     for preset in args.preset:
         data = prepare_data(out / preset, params, preset)
         records = []
@@ -101,7 +104,7 @@ def main() -> None:
             records += simulate(data, out / preset / "runs", params, seed, args.rounds, args.start, args.batch,
                                 args.epochs)
         results[preset] = records
-        write_json(out / "active_learning.json", {"settings": vars(args), "results": results})
+        write_json(previous, {"settings": vars(args), "results": results})
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.6), squeeze=False)
     for ax, (preset, records) in zip(axes[0], results.items()):
         frame = pd.DataFrame(records)
