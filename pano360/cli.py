@@ -99,6 +99,8 @@ def _select(args) -> int:
     print(f"{header} → {out} (and {out.with_suffix('.csv')})")
     for pick in picks.head(5).to_dict("records"):
         print(f"  {pick['rank']}. {pick['panorama']}: {pick['reason']}")
+    if len(picks) > 5:
+        print(f"  … {len(picks) - 5} more in {out}")
     return 2 if result.failed else 0
 
 

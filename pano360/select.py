@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 STRATEGIES = ("random", "uncertainty", "uncertainty+diversity")
+REASON_MIN_UNCERTAINTY = 0.25  # a reason names a decision at most 3/4 of the way from its threshold to 0 or 1
 
 
 class SelectError(ValueError):
@@ -78,8 +79,10 @@ def rank(halves: pd.DataFrame, classes: list[str], thresholds, budget: int,
         mine = halves[halves["panorama"] == pano]
         top = np.argsort(-per_pano[i], kind="stable")[:3]
         reasons = []
-        for c in top:
-            if per_pano[i, c] <= 0:
+        for rank_in_panorama, c in enumerate(top):
+            # A decision far from its threshold (p 0.00 against 0.16) is settled, not a reason;
+            # the most uncertain class is always named.
+            if per_pano[i, c] <= 0 or (rank_in_panorama and per_pano[i, c] < REASON_MIN_UNCERTAINTY):
                 continue
             local = u[rows == i, c]
             half = mine.iloc[int(np.argmax(local))]

@@ -76,3 +76,10 @@ def test_diversity_spreads_the_picks_over_classes():
     assert list(diverse["panorama"]) == ["p1", "p4"] and "b (left p 0.40, threshold 0.50)" in diverse["reason"][1]
     random = rank(table, ["a", "b"], t, 2, "random", seed=1)
     assert list(random["panorama"]) == list(rank(table, ["a", "b"], t, 2, "random", seed=1)["panorama"])
+
+
+def test_the_reason_names_only_decisions_near_their_threshold():
+    # p1 sits on a's threshold; b (p 0.01 against 0.2) and c (0.99 against 0.5) are settled
+    table = halves_table({"p1": [0.5, 0.01, 0.99]}, classes=("a", "b", "c"))
+    reason = rank(table, ["a", "b", "c"], np.array([0.5, 0.2, 0.5]), 1)["reason"][0]
+    assert reason == "uncertain: a (left p 0.50, threshold 0.50)"
