@@ -131,6 +131,10 @@ def _fmt(x: float) -> str:
     return "  n/a " if x != x else f"{x:.4f}"
 
 
+def _wins(d: dict) -> str:
+    return f"{'tie':>6}" if d.get("ties") == 1.0 else f"{d['b_wins']:6.1%}"
+
+
 def format_result(result: dict, per_class: bool = True) -> str:
     runs = result["runs"]
     lines = [f"test set: {result['test_halves']} halves of {result['test_panoramas']} panoramas; "
@@ -143,18 +147,18 @@ def format_result(result: dict, per_class: bool = True) -> str:
         for metric in DECISION_METRICS:
             m, d = result["metrics"][metric], result["difference"][metric]
             lines.append(f"{SHOWN[metric]:<14}{_fmt(m[a]['value']):>8}{_fmt(m[b]['value']):>8}   "
-                         f"{d['point']:+8.4f}  [{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
+                         f"{d['point']:+8.4f}  [{d['low']:+.4f}, {d['high']:+.4f}]  {_wins(d)}")
         if per_class:
             lines += ["", f"{'class AP':<14}{'A':>8}{'B':>8}   {'B - A':>8}  {'95 % interval':<19}  B wins",
                       "-" * 68]
             for cls, d in result["class_AP"].items():
                 if d["point"] == d["point"]:
                     lines.append(f"{cls[:14]:<14}{_fmt(d['a']):>8}{_fmt(d['b']):>8}   {d['point']:+8.4f}  "
-                                 f"[{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_wins']:6.1%}")
+                                 f"[{d['low']:+.4f}, {d['high']:+.4f}]  {_wins(d)}")
                 else:
                     lines.append(f"{cls[:14]:<14}  no test positives")
-        lines += ["", "B wins: share of resamples in which B scores higher. An interval that holds 0: "
-                      "the test set cannot tell A and B apart."]
+        lines += ["", "B wins: share of resamples in which B scores higher (tie: the same score on every resample).",
+                  "An interval that holds 0: the test set cannot tell A and B apart."]
         return "\n".join(lines)
     width = max(10, *(len(r) for r in runs))
     header = f"{'run':<{width}}" + "".join(f"  {SHOWN[m]:<27}" for m in DECISION_METRICS)

@@ -32,7 +32,8 @@ def runs(tmp_path):
 def test_identical_runs_are_indistinguishable(runs, capsys):
     assert main(["compare", str(runs["weak"]), str(runs["weak_copy"]), "--resamples", "200"]) == 0
     out = capsys.readouterr().out
-    assert "mAP" in out and "+0.0000  [+0.0000, +0.0000]    0.0%" in out
+    # equal on every resample is a tie, not "B wins 0 %" (which reads as "A always wins")
+    assert "mAP" in out and "+0.0000  [+0.0000, +0.0000]     tie" in out and "0.0%" not in out
 
 
 def test_a_clearly_better_run_wins_and_the_table_says_so(runs, capsys, tmp_path):
