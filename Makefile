@@ -30,7 +30,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# About an hour on 2 cores; run it alone (two torch processes slow each other far more than 2x).
+# About 75 minutes on 2 cores; run it alone (two torch processes slow each other far more than 2x).
 bench: $(STAMP) demo
 	$(PY) bench/split_throughput.py
 	$(PY) bench/split_quality.py
@@ -40,3 +40,4 @@ bench: $(STAMP) demo
 	$(PY) bench/hard_recipe.py
 	$(PY) bench/prepared_accuracy.py
 	$(PY) bench/active_learning.py
+	$(PY) bench/machine_variation.py
