@@ -30,17 +30,55 @@ class Run:
     name: str
     frame: pd.DataFrame
     classes: list[str]
+    params: dict | None = None  # the run's params.yaml, when it came from the repository
+
+
+def _run_params(repo: str, rev: str | None) -> dict | None:
+    """The params a revision, experiment or (rev None) the workspace ran with; None when DVC
+    cannot tell (they only label the run, so comparing goes on without them)."""
+    try:
+        import dvc.api
+        return dvc.api.params_show(repo=repo, rev=rev)
+    except Exception:
+        return None
+
+
+def _flatten(params: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def differing_params(runs: list[Run], most: int = 4) -> dict[str, str]:
+    """Per run, the params in which the runs with known params differ ("head=fc, train.lr=0.01")."""
+    known = {r.name: _flatten(r.params) for r in runs if r.params}
+    if len(known) < 2:
+        return {}
+    keys = sorted({k for flat in known.values() for k in flat})
+    differ = [k for k in keys if len({repr(flat.get(k)) for flat in known.values()}) > 1]
+    if not differ:
+        return {}
+    labels = {}
+    for name, flat in known.items():
+        shown = [f"{k}={flat.get(k)}" for k in differ[:most]]
+        labels[name] = ", ".join(shown) + (f", … ({len(differ) - most} more)" if len(differ) > most else "")
+    return labels
 
 
 def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
     """A run's predictions: ``spec`` is a CSV file, ``workspace``, a git revision or an
     experiment name."""
     if spec != "workspace" and Path(spec).is_file():
-        text, name = Path(spec).read_text(encoding="utf-8"), spec
+        text, name, params = Path(spec).read_text(encoding="utf-8"), spec, None
     elif spec == "workspace":
         if not (Path(repo) / path).is_file():
             raise CompareError(f"{path} does not exist in the workspace; run `dvc repro evaluate`")
         text, name = (Path(repo) / path).read_text(encoding="utf-8"), "workspace"
+        params = _run_params(repo, None)
     else:
         import dvc.api
         from dvc.exceptions import NotDvcRepoError, PathMissingError
@@ -60,13 +98,14 @@ def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
             raise CompareError(f"{spec}: {path} is not in that revision or not in the DVC cache; was its "
                                f"evaluate stage run (and, for a teammate's run, `dvc pull`ed)?") from None
         name = spec
+        params = _run_params(repo, spec)
     frame = pd.read_csv(io.StringIO(text), dtype={"image": str, "panorama": str})
     classes = [c[2:] for c in frame.columns if c.startswith("p_")]
     missing = [c for c in classes if f"true_{c}" not in frame.columns or c not in frame.columns]
     if not classes or missing or "panorama" not in frame.columns:
         raise CompareError(f"{name}: not a pano360 test-predictions table with true labels (columns p_<class>, "
                            f"<class>, true_<class>); re-run its evaluate stage with this pano360")
-    return Run(name, frame.sort_values("image").reset_index(drop=True), classes)
+    return Run(name, frame.sort_values("image").reset_index(drop=True), classes, params)
 
 
 def check_same_test_set(runs: list[Run]) -> None:
@@ -103,7 +142,8 @@ def compare(runs: list[Run], n_resamples: int = 1000, seed: int = 0) -> dict:
     point = {r.name: resampled_metrics(**arrays[r.name], groups=groups, weights=ones) for r in runs}
     scored = paired(arrays, groups, n_resamples, seed)
     result = {"runs": [r.name for r in runs], "classes": runs[0].classes, "resamples": n_resamples,
-              "test_halves": len(groups), "test_panoramas": int(np.unique(groups).size), "metrics": {}}
+              "test_halves": len(groups), "test_panoramas": int(np.unique(groups).size),
+              "params_differ": differing_params(runs), "metrics": {}}
     for metric in DECISION_METRICS:
         per_run = {}
         for r in runs:
@@ -141,7 +181,9 @@ def format_result(result: dict, per_class: bool = True) -> str:
              f"{result['resamples']} paired bootstrap resamples of panoramas, 95 % intervals"]
     if len(runs) == 2:
         a, b = runs
-        lines += ["", f"A = {a}", f"B = {b}", "",
+        differ = result.get("params_differ") or {}
+        label = {n: f"{n} ({differ[n]})" if n in differ else n for n in runs}
+        lines += ["", f"A = {label[a]}", f"B = {label[b]}", "",
                   f"{'metric':<14}{'A':>8}{'B':>8}   {'B - A':>8}  {'95 % interval':<19}  B wins",
                   "-" * 68]
         for metric in DECISION_METRICS:
@@ -161,17 +203,21 @@ def format_result(result: dict, per_class: bool = True) -> str:
                   "An interval that holds 0: the test set cannot tell A and B apart."]
         return "\n".join(lines)
     width = max(10, *(len(r) for r in runs))
-    header = f"{'run':<{width}}" + "".join(f"  {SHOWN[m]:<27}" for m in DECISION_METRICS)
-    lines += ["", header, "-" * len(header)]
+    header = (f"{'run':<{width}}" + "".join(f"  {SHOWN[m]:<25}" for m in DECISION_METRICS)).rstrip()
+    lines += ["", header, "-" * (width + 27 * len(DECISION_METRICS) - 1)]
     for name in runs:
         cells = []
         for metric in DECISION_METRICS:
             m = result["metrics"][metric][name]
             mark = "*" if m["indistinguishable_from_best"] else " "
             cells.append(f"  {_fmt(m['value'])}{mark} [{_fmt(m['low'])}, {_fmt(m['high'])}]")
-        lines.append(f"{name:<{width}}" + "".join(f"{c:<29}" for c in cells))
+        lines.append((f"{name:<{width}}" + "".join(f"{c:<27}" for c in cells)).rstrip())
     lines += ["", "*: the best, or indistinguishable from it (the 95 % interval of the paired difference "
                   "holds 0)."]
+    differ = result.get("params_differ") or {}
+    if differ:
+        lines += ["", "runs differ in params.yaml:"]
+        lines += [f"  {name:<{width}}  {differ[name]}" for name in runs if name in differ]
     return "\n".join(lines)
 
 

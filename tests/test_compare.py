@@ -72,3 +72,19 @@ def test_an_unknown_run_is_named(runs, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["compare", str(runs["weak"]), "no-such-experiment"]) == 1
     assert "no-such-experiment" in capsys.readouterr().err
+
+
+def test_runs_are_labelled_with_the_params_they_differ_in(runs):
+    from pano360.compare import compare, format_result, read_run
+    weak, strong = read_run(str(runs["weak"])), read_run(str(runs["strong"]))
+    weak.params = {"head": "fc", "train": {"lr": 0.005, "seed": 0}, "model": {"name": "test_resnet"}}
+    strong.params = {"head": "csra", "train": {"lr": 0.01, "seed": 0}, "model": {"name": "test_resnet"}}
+    two = format_result(compare([weak, strong], n_resamples=50))
+    assert f"A = {weak.name} (head=fc, train.lr=0.005)" in two
+    assert f"B = {strong.name} (head=csra, train.lr=0.01)" in two
+    copy = read_run(str(runs["weak_copy"]))  # a predictions file: no params to show
+    table = format_result(compare([weak, strong, copy], n_resamples=50))
+    legend = table.split("runs differ in params.yaml:\n")[1].splitlines()
+    assert [line.split() for line in legend] == [[weak.name, "head=fc,", "train.lr=0.005"],
+                                                 [strong.name, "head=csra,", "train.lr=0.01"]]
+    assert "seed" not in table and "test_resnet" not in table
