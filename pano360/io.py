@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import json
 import math
 import os
@@ -106,6 +107,18 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_torch(path: str | os.PathLike, obj) -> None:
+    """``torch.save`` atomically and byte-reproducibly: torch names the archive's folder after
+    the file it writes to, so saving to the random temporary name would give other bytes (and
+    another hash in dvc.lock) on every run; a buffer's archive is always called "archive"."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
 
 
 def jsonable(obj):

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from .data import AugmentParams, DataError, HalfImages, build_transform, cache_fits, read_split
 from .heads import HeadName, HeadsParams, head_lr_mult
 from .inference import autocast, autocast_dtype, mean_ap, predict
-from .io import atomic_path, write_json
+from .io import save_torch, write_json
 from .losses import AslParams, build_loss
 from .model import ModelParams, build_model, checkpoint_payload, data_config
 from .prepare import prepared_name, read_prepared
@@ -421,13 +421,10 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             common = dict(model_cfg=m.model_dump(mode="json"), head_options=head_options,
                           classes=classes, data_cfg=data_cfg, prepare=spec, labels=labels)
             extra = dict(best_val_mAP=best, epochs_run=len(history), stopped_early=stopped_early)
-            with atomic_path(paths.last) as tmp:
-                torch.save(checkpoint_payload(model, **common, **extra,
-                                              state_dict=eval_model.state_dict(),
-                                              epoch=len(history)), tmp)
-            with atomic_path(paths.best) as tmp:
-                torch.save(checkpoint_payload(model, **common, **extra, state_dict=best_state,
-                                              epoch=1 + int(np.argmax([r["val/mAP"] for r in history]))), tmp)
+            save_torch(paths.last, checkpoint_payload(model, **common, **extra, state_dict=eval_model.state_dict(),
+                                                      epoch=len(history)))
+            save_torch(paths.best, checkpoint_payload(model, **common, **extra, state_dict=best_state,
+                                                      epoch=1 + int(np.argmax([r["val/mAP"] for r in history]))))
             result = {"best_val_mAP": best, "epochs_run": len(history), "stopped_early": stopped_early,
                       "classes": classes}
             live.summary["best_val_mAP"] = best
@@ -498,8 +495,7 @@ def _save_resume(path: Path, model, optimizer, scaler, ema, epoch, step, best, b
              "history": history, "best_state": best_state,
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
              "numpy_rng": np.random.get_state()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(path, state)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
