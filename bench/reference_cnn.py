@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from sklearn.metrics import average_precision_score
 from torch import nn
+
+from pano360.inference import mean_ap  # the metric the pipeline reports, so the two compare like for like
 
 CLASS_START = 2  # split tables: image, panorama, then one 0/1 column per class
 
@@ -52,11 +53,6 @@ def load_split(data_dir: Path, name: str, img_size: int, file_name) -> tuple[tor
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255)
     x = (x - 0.5) / 0.25
     return x, frame.iloc[:, CLASS_START:].to_numpy(np.float32)
-
-
-def mean_ap(targets: np.ndarray, scores: np.ndarray) -> float:
-    keep = targets.sum(axis=0) > 0
-    return float(np.mean([average_precision_score(targets[:, c], scores[:, c]) for c in np.flatnonzero(keep)]))
 
 
 @torch.no_grad()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metrics import panorama_level
+
 DECISION_METRICS = ("mAP", "CF1", "OF1", "pano_mAP")
 
 
@@ -70,11 +72,6 @@ def cf1_of1(targets, decisions, weights) -> tuple[np.ndarray, np.ndarray]:
     return cf1, of1
 
 
-def _panorama_rows(groups):
-    ids, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    return ids, inverse
-
-
 def resampled_metrics(targets, probs, decisions, groups, weights) -> dict[str, np.ndarray]:
     """Every decision metric on every resample: ``{name: (B,)}``, plus ``class_AP`` (B, K)."""
     targets, probs, decisions = np.asarray(targets), np.asarray(probs, float), np.asarray(decisions)
@@ -82,13 +79,8 @@ def resampled_metrics(targets, probs, decisions, groups, weights) -> dict[str, n
     cf1, of1 = cf1_of1(targets, decisions, weights)
     # Panorama level: a panorama's truth/score is the max of its halves; its weight is the
     # multiplicity of its halves (both halves always have the same one).
-    ids, inverse = _panorama_rows(groups)
-    first = np.zeros(ids.size, dtype=int)
-    first[inverse[::-1]] = np.arange(inverse.size)[::-1]
-    pano_t = np.zeros((ids.size, targets.shape[1]), dtype=targets.dtype)
-    pano_p = np.zeros((ids.size, probs.shape[1]))
-    np.maximum.at(pano_t, inverse, targets)
-    np.maximum.at(pano_p, inverse, probs)
+    pano_t, pano_p, _ = panorama_level(targets, probs, groups)
+    first = np.unique(np.asarray(groups), return_index=True)[1]  # a row of each panorama, same order
     pano_ap = weighted_ap(pano_t, pano_p, weights[:, first])
     with np.errstate(invalid="ignore"):
         return {"mAP": np.nanmean(ap, axis=1), "CF1": cf1, "OF1": of1,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import DECISION_METRICS, difference, interval, paired, resampled_metrics
+from .params import flatten
 
 PREDICTIONS = "data/predictions/test.csv"
 SHOWN = {"mAP": "mAP", "CF1": "CF1", "OF1": "OF1", "pano_mAP": "panorama mAP"}
@@ -43,19 +44,9 @@ def _run_params(repo: str, rev: str | None) -> dict | None:
         return None
 
 
-def _flatten(params: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def differing_params(runs: list[Run], most: int = 4) -> dict[str, str]:
     """Per run, the params in which the runs with known params differ ("head=fc, train.lr=0.01")."""
-    known = {r.name: _flatten(r.params) for r in runs if r.params}
+    known = {r.name: flatten(r.params) for r in runs if r.params}
     if len(known) < 2:
         return {}
     keys = sorted({k for flat in known.values() for k in flat})
@@ -85,15 +76,12 @@ def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
         from dvc.scm import RevError, SCMError
         try:
             text = dvc.api.read(path, repo=repo, rev=spec)
-        except (NotDvcRepoError, SCMError) as exc:
-            if isinstance(exc, RevError):
-                raise CompareError(f"{spec!r} is neither a predictions file, a git revision nor an experiment "
-                                   f"name (see `dvc exp ls`)") from None
-            raise CompareError(f"{spec!r} is not a file, and {Path(repo).resolve()} is not a DVC project to "
-                               f"look it up in as a revision or experiment") from None
-        except RevError:
+        except RevError:  # a subclass of SCMError: caught first
             raise CompareError(f"{spec!r} is neither a predictions file, a git revision nor an experiment "
                                f"name (see `dvc exp ls`)") from None
+        except (NotDvcRepoError, SCMError):
+            raise CompareError(f"{spec!r} is not a file, and {Path(repo).resolve()} is not a DVC project to "
+                               f"look it up in as a revision or experiment") from None
         except PathMissingError:
             raise CompareError(f"{spec}: {path} is not in that revision or not in the DVC cache; was its "
                                f"evaluate stage run (and, for a teammate's run, `dvc pull`ed)?") from None

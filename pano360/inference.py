@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from .data import HalfImages, build_transform
 from .metrics import average_precision
 from .model import CheckpointError, load_checkpoint
-from .prepare import prepared_name, read_prepared
+from .prepare import read_prepared, stored_names
 from .progress import progress
 
 
@@ -79,7 +79,7 @@ def split_probabilities(model_path, frame: pd.DataFrame, image_dir, prepared=Non
     if spec != ckpt.get("prepare"):
         raise CheckpointError(f"{image_dir} holds halves prepared as {spec}, but {model_path} was trained "
                               f"on halves prepared as {ckpt.get('prepare')}; run `dvc repro`")
-    names = None if spec is None else [prepared_name(i, spec["format"]) for i in frame["image"]]
+    names = stored_names(frame["image"], spec)
     dataset = HalfImages(frame, image_dir, classes, build_transform(ckpt["data_config"], False), names)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     probs, targets, _ = predict(model, loader, device, autocast_dtype("auto", device), desc=desc,

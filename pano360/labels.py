@@ -261,10 +261,19 @@ def _v2_label(where: str, raw: dict, path) -> _Label:
         objects=[(o.get("name"), o.get("value")) for o in annotations.get("objects") or []])
 
 
+def _v2_image(data_row: dict) -> str | None:
+    """A v2 data row's image name: its external id, else its global key, else its URL's file."""
+    return (data_row.get("external_id") or _key_basename(data_row.get("global_key"))
+            or _url_basename(data_row.get("row_data")))
+
+
+def _v1_image(element: dict) -> str | None:
+    return element.get("External ID") or _key_basename(element.get("Global Key"))
+
+
 def _v2_row(where: str, obj: dict, project_id: str, path) -> _Row:
     data_row = obj["data_row"]
-    image = (data_row.get("external_id") or _key_basename(data_row.get("global_key"))
-             or _url_basename(data_row.get("row_data")))
+    image = _v2_image(data_row)
     if not image:
         raise LabelError(f"{path}: {where}: data row {data_row.get('id')!r} has no external_id, "
                          f"global_key or row_data to name its image; set external ids in LabelBox")
@@ -356,7 +365,7 @@ def _v1_rows(records: list[tuple[str, Any]], path) -> list[_Row]:
     rows = []
     for data_row_id, members in groups.items():
         where, first = members[0]
-        image = first.get("External ID") or _key_basename(first.get("Global Key"))
+        image = _v1_image(first)
         if not image:
             raise LabelError(
                 f"{path}: {where}: data row {data_row_id!r} has neither 'External ID' nor 'Global Key', "
@@ -845,13 +854,9 @@ def data_row_ids(path) -> dict[str, str]:
     for where, obj in records:
         with _at(path, where):
             if fmt == "labelbox_v2":
-                data_row = obj["data_row"]
-                image = (data_row.get("external_id") or _key_basename(data_row.get("global_key"))
-                         or _url_basename(data_row.get("row_data")))
-                row_id = data_row.get("id")
+                image, row_id = _v2_image(obj["data_row"]), obj["data_row"].get("id")
             else:
-                image = obj.get("External ID") or _key_basename(obj.get("Global Key"))
-                row_id = obj.get("DataRow ID")
+                image, row_id = _v1_image(obj), obj.get("DataRow ID")
         if image and row_id:
             if ids.get(image, row_id) != row_id:
                 raise LabelError(f"{path}: {image} is in two data rows ({ids[image]}, {row_id}); remove the "

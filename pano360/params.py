@@ -122,6 +122,17 @@ def load_params(path: str | Path = PARAMS_FILE, **schemas) -> SimpleNamespace:
     return SimpleNamespace(**out)
 
 
+def flatten(params: dict, prefix: str = "") -> dict:
+    """Nested sections as dotted keys: ``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def check_unchanged(params: SimpleNamespace) -> None:
     """Fail if params.yaml's sections that a running stage read have changed since it started.
 

@@ -46,8 +46,7 @@ def _checklist_answer(cls: str, entry: dict | None) -> dict:
 
 
 def prelabel_lines(halves: pd.DataFrame, classes: list[str], schema: dict | None, style: str = "checklist",
-                   question: str | None = None, ids: dict[str, str] | None = None,
-                   yes: str = "yes", no: str = "no") -> list[dict]:
+                   question: str | None = None, ids: dict[str, str] | None = None) -> list[dict]:
     """NDJSON objects for the decided classes of every half (``halves``: image and 0/1
     decision columns named by class, as predict writes them)."""
     if style not in STYLES:
@@ -84,10 +83,11 @@ def prelabel_lines(halves: pd.DataFrame, classes: list[str], schema: dict | None
                 entry = known.get(cls) or {}
                 q_id = entry.get("question_schema_id") if entry.get("kind") == "radio_per_class" else None
                 q_name = entry.get("question") if entry.get("kind") == "radio_per_class" else cls
-                answer = (entry.get("answers") or {}).get("yes" if cls in decided else "no") or {}
+                said = "yes" if cls in decided else "no"
+                answer = (entry.get("answers") or {}).get(said) or {}
                 lines.append({**_ref(q_id, q_name),
                               "answer": _ref(answer.get("schema_id"), answer.get("value") or answer.get("name")
-                                             or (yes if cls in decided else no)),
+                                             or said),
                               "uuid": str(uuid.uuid5(NAMESPACE, f"{key}/{q_id or q_name}")), "dataRow": data_row})
     return lines
 

@@ -14,6 +14,7 @@ resized with Pillow's antialiased bicubic filter; every other format is decoded 
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -25,7 +26,7 @@ from typing import Annotated, Literal, Union
 from PIL import Image
 from pydantic import Field, NonNegativeInt
 
-from .io import atomic_dir, write_json
+from .io import atomic_dir
 from .params import Section
 from .pixels import to_rgb
 from .progress import progress
@@ -70,6 +71,12 @@ def settings(params: PrepareParams, img_size: int, min_scale: float) -> dict:
 def prepared_name(image: str, fmt: str) -> str:
     """File name of a half's prepared image (the half's stem, the format's extension)."""
     return Path(image).stem + SUFFIX[fmt]
+
+
+def stored_names(images, spec: dict | None) -> list[str]:
+    """The files that hold ``images`` (half names) on disk: the prepared ones when ``spec``
+    describes a prepared folder, the halves themselves when it is None."""
+    return list(images) if spec is None else [prepared_name(i, spec["format"]) for i in images]
 
 
 def prepare_image(source, spec: dict) -> Image.Image:
@@ -123,17 +130,13 @@ def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: 
     with atomic_dir(out_dir) as tmp:
         jobs = [(Path(halves_dir) / image, tmp / name, spec) for name, image in names.items()]
         bar = progress(total=len(jobs), desc="prepare halves", unit="half", disable=not show_progress)
-        if workers == 1 or len(jobs) < 2:
-            results = map(_prepare_one, jobs)
-        else:
-            pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
-            results = pool.map(_prepare_one, jobs, chunksize=8)
-        for src, error in results:
-            if error:
-                failed.append(f"{src}: {error}")
-            bar.update()
-        if workers != 1 and len(jobs) >= 2:
-            pool.shutdown()
+        parallel = workers > 1 and len(jobs) > 1
+        # the pool's context ends its processes on any exit, an exception included
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) if parallel else contextlib.nullcontext() as pool:
+            for src, error in (pool.map(_prepare_one, jobs, chunksize=8) if parallel else map(_prepare_one, jobs)):
+                if error:
+                    failed.append(f"{src}: {error}")
+                bar.update()
         bar.close()
         if failed:
             raise PrepareError(f"{len(failed)} half image(s) could not be prepared:\n  " + "\n  ".join(failed[:20])
@@ -157,4 +160,4 @@ def bytes_on_disk(folder) -> int:
 
 
 __all__ = ["PrepareError", "PrepareParams", "prepare_bytes", "prepare_folder", "prepared_name",
-           "prepared_size", "settings", "write_json"]
+           "prepared_size", "settings", "stored_names"]

@@ -76,7 +76,8 @@ def rank(halves: pd.DataFrame, classes: list[str], thresholds, budget: int,
     picks = []
     for position, i in enumerate(order, 1):
         pano = panoramas[i]
-        mine = halves[halves["panorama"] == pano]
+        in_pano = rows == i
+        mine = halves[in_pano]
         top = np.argsort(-per_pano[i], kind="stable")[:3]
         reasons = []
         for rank_in_panorama, c in enumerate(top):
@@ -84,7 +85,7 @@ def rank(halves: pd.DataFrame, classes: list[str], thresholds, budget: int,
             # the most uncertain class is always named.
             if per_pano[i, c] <= 0 or (rank_in_panorama and per_pano[i, c] < REASON_MIN_UNCERTAINTY):
                 continue
-            local = u[rows == i, c]
+            local = u[in_pano, c]
             half = mine.iloc[int(np.argmax(local))]
             reasons.append(f"{classes[c]} ({half['side']} p {half[f'p_{classes[c]}']:.2f}, "
                            f"threshold {thresholds[c]:.2f})")

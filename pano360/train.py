@@ -35,8 +35,8 @@ from .inference import autocast, autocast_dtype, mean_ap, predict
 from .io import save_torch, write_json
 from .losses import AslParams, build_loss
 from .model import ModelParams, build_model, checkpoint_payload, data_config
-from .prepare import prepared_name, read_prepared
-from .params import Section
+from .prepare import read_prepared, stored_names
+from .params import Section, flatten
 from .progress import progress
 
 
@@ -256,12 +256,14 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
         raise TrainingError(str(exc)) from None
     data_cfg = data_config(model, m.img_size)
     spec = read_prepared(paths.prepared)
+    # read now, not after the last epoch: a missing file must not cost a whole training run
+    labels = json.loads(Path(paths.label_schema).read_text()) if paths.label_schema else None
     if spec is not None and spec["size"] < m.img_size:
         print(f"train: warning: the prepared halves are {spec['size']} px, smaller than model.img_size "
               f"{m.img_size}: training upsamples them (set prepare.size: auto)", flush=True)
 
     def dataset(frame, transform, seed=0):
-        names = None if spec is None else [prepared_name(i, spec["format"]) for i in frame["image"]]
+        names = stored_names(frame["image"], spec)
         size = spec["size"] if spec is not None else 4096  # unprepared halves: assume large
         return HalfImages(frame, paths.image_dir, classes, transform, names,
                           cache=cache_fits(len(frame), size, t.cache_images), seed=seed)
@@ -328,7 +330,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     live = None
     try:
         if main:
-            live = start_live(paths.live_dir, _flat(cfg.model_dump(mode="json")), t.monitor_system)
+            live = start_live(paths.live_dir, _loggable(flatten(cfg.model_dump(mode="json"))), t.monitor_system)
             for record in history:  # replay epochs logged before an interruption
                 _log_epoch(live, record)
 
@@ -417,7 +419,6 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             if before_save is not None:
                 before_save()
             eval_model = ema.module if ema is not None else model
-            labels = json.loads(Path(paths.label_schema).read_text()) if paths.label_schema else None
             common = dict(model_cfg=m.model_dump(mode="json"), head_options=head_options,
                           classes=classes, data_cfg=data_cfg, prepare=spec, labels=labels)
             extra = dict(best_val_mAP=best, epochs_run=len(history), stopped_early=stopped_early)
@@ -498,15 +499,9 @@ def _save_resume(path: Path, model, optimizer, scaler, ema, epoch, step, best, b
     save_torch(path, state)
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
-    return out
+def _loggable(flat: dict) -> dict:
+    """dvclive params take scalars; lists (crop ranges) are logged as their text."""
+    return {k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v) for k, v in flat.items()}
 
 
 __all__ = ["DataError", "Paths", "TrainParams", "TrainingConfig", "TrainingError", "train"]

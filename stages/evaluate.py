@@ -22,7 +22,7 @@ from pano360.metrics import per_class_table
 from pano360.model import CheckpointError
 from pano360.params import ParamsError, check_unchanged, load_params
 from pano360.plots import evaluation as plots
-from pano360.prepare import PrepareError, prepared_name, read_prepared
+from pano360.prepare import PrepareError, read_prepared, stored_names
 from pano360.thresholds import ThresholdsFileError, read_thresholds_file
 
 
@@ -31,17 +31,16 @@ def write_galleries(folder, frame, targets, probs, thresholds, classes, images_d
     """plots/errors/<class>.png for every class; returns the bytes written."""
     worst = worst_errors(targets, probs, classes, params.errors_per_class)
     rows = {i for pick in worst.values() for side in pick.values() for i in side}
-    names = list(frame["image"])
+    names = stored_names(frame["image"], spec)
     thumbs = {}
     for i in sorted(rows):
-        name = prepared_name(names[i], spec["format"]) if spec else names[i]
-        image = open_rgb(Path(images_dir) / name)
+        image = open_rgb(Path(images_dir) / names[i])
         image.thumbnail((params.thumbnail, params.thumbnail))
         thumbs[i] = image
     total = 0
     with atomic_dir(folder) as tmp:
         for c, name in enumerate(classes):
-            items = {side: [(thumbs[i], probs[i, c], names[i]) for i in worst[name][side]] for side in ("fp", "fn")}
+            items = {side: [(thumbs[i], probs[i, c]) for i in worst[name][side]] for side in ("fp", "fn")}
             sheet = plots.error_sheet(name, items["fp"], items["fn"], params.thumbnail, float(thresholds[c]))
             path = tmp / f"{plots.safe_name(name)}.png"
             sheet.save(path, optimize=True)

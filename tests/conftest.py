@@ -19,3 +19,11 @@ def env():
     e["PATH"] = f"{VENV_BIN}{os.pathsep}{e.get('PATH', '')}"
     e["PYTHONPATH"] = str(ROOT)
     return e
+
+
+@pytest.fixture(scope="session")
+def trained_demo_root(tmp_path_factory):
+    """A tiny demo with a model and tuned thresholds (tests/demo_model.py), trained once per
+    session; the tests that use it only read it."""
+    from demo_model import trained_demo
+    return trained_demo(tmp_path_factory.mktemp("trained_demo"))

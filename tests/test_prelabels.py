@@ -6,7 +6,6 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from demo_model import trained_demo
 from pano360.cli import main
 from pano360.labels import load_labels
 
@@ -33,9 +32,9 @@ CHECKLIST = {**LINE, "properties": {**LINE["properties"], "answer": {"type": "ar
 RADIO = {**LINE, "properties": {**LINE["properties"], "answer": OPTION}}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return trained_demo(tmp_path_factory.mktemp("prelabels"))
+@pytest.fixture
+def demo(trained_demo_root):
+    return trained_demo_root
 
 
 def predict(root, out, *extra):

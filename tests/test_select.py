@@ -5,15 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from demo_model import trained_demo
 from pano360.cli import main
 from pano360.predict import collect_inputs
 from pano360.select import decision_uncertainty, rank
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return trained_demo(tmp_path_factory.mktemp("select"))
+@pytest.fixture
+def demo(trained_demo_root):
+    return trained_demo_root
 
 
 def select(demo, out, *extra):

@@ -133,7 +133,7 @@ def error_sheet(class_name: str, false_positives: list, false_negatives: list, s
     positives (bottom row), each with its score; the ones the tuned ``threshold`` decides
     wrongly (false positives, false negatives) are framed in colour, the others in grey.
 
-    Each item is ``(image, score, label)``; returns a PIL image."""
+    Each item is ``(thumbnail, score)``, the thumbnail at most ``size`` square; returns a PIL image."""
     from PIL import Image, ImageDraw, ImageFont
     font = ImageFont.load_default(size=max(10, size // 8))
     per_row = max(len(false_positives), len(false_negatives), 1)
@@ -152,10 +152,8 @@ def error_sheet(class_name: str, false_positives: list, false_negatives: list, s
              (200, 130, 0), lambda score: score < threshold)):
         draw.text((4, y), title if items else f"{title}: none", fill=colour, font=font)
         y += header
-        for i, (image, score, label) in enumerate(items):
+        for i, (thumb, score) in enumerate(items):
             x = 4 + i * (size + 4)
-            thumb = image.copy()
-            thumb.thumbnail((size, size))
             sheet.paste(thumb, (x, y))
             frame = colour if wrong(score) else (190, 190, 190)
             for k in range(3 if wrong(score) else 1):
