@@ -167,8 +167,11 @@ def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float,
 
 # ---------------------------------------------------------------- logging
 
-def start_live(live_dir: str, params: dict, monitor_system: bool):
-    """dvclive run that never rewrites dvc.yaml (metrics/plots are declared there by hand)."""
+def start_live(live_dir: str, params: dict, monitor_system: bool, on_started=None):
+    """dvclive run that never rewrites dvc.yaml (metrics/plots are declared there by hand).
+
+    Its system monitor is a non-daemon thread: if anything (Ctrl-C included) interrupts this
+    function after the thread started, the run is ended here, or the process could never exit."""
     from dvclive import Live
     import dvclive.monitor_system as monitor
 
@@ -182,9 +185,15 @@ def start_live(live_dir: str, params: dict, monitor_system: bool):
             monitor.GPU_AVAILABLE = False
     live = Live(dir=live_dir, dvcyaml=False, save_dvc_exp=False, report=None,
                 monitor_system=False)
-    if monitor_system:
-        live.monitor_system(interval=0.1, num_samples=10)  # one aggregated point per second
-    live.log_params(params)
+    try:
+        if monitor_system:
+            live.monitor_system(interval=0.1, num_samples=10)  # one aggregated point per second
+        if on_started is not None:
+            on_started()
+        live.log_params(params)
+    except BaseException:
+        live.end()
+        raise
     return live
 
 
@@ -224,12 +233,18 @@ def _default_deps(paths: Paths) -> list[str]:
 
 # ---------------------------------------------------------------- training
 
+PHASES = ("start", "live", "batch", "validate", "resume_write", "epoch_end", "save", "end")
+
+
 def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
-          before_save=None) -> dict:
+          before_save=None, on_phase=None) -> dict:
     """Train with ``cfg`` (params.yaml's ``head``, ``heads``, ``model``, ``train``).
 
     ``before_save`` (rank 0) is called before the checkpoints are written; an exception there
-    leaves no model behind (the stage checks that params.yaml did not change meanwhile)."""
+    leaves no model behind (the stage checks that params.yaml did not change meanwhile).
+    ``on_phase(name)`` is called as the run reaches each of :data:`PHASES` (tests interrupt
+    training there, see :func:`interrupt_at`)."""
+    phase = on_phase or (lambda name: None)
     cfg = cfg if isinstance(cfg, TrainingConfig) else TrainingConfig.model_validate(cfg)
     t, m = cfg.train, cfg.model
     head_params = getattr(cfg.heads, cfg.head).model_dump()
@@ -329,8 +344,10 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
 
     live = None
     try:
+        phase("start")
         if main:
-            live = start_live(paths.live_dir, _loggable(flatten(cfg.model_dump(mode="json"))), t.monitor_system)
+            live = start_live(paths.live_dir, _loggable(flatten(cfg.model_dump(mode="json"))), t.monitor_system,
+                              on_started=lambda: phase("live"))
             for record in history:  # replay epochs logged before an interruption
                 _log_epoch(live, record)
 
@@ -354,6 +371,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 sync = ddp_model.no_sync() if (world > 1 and not last_micro) else contextlib.nullcontext()
                 with sync, autocast(device, amp_dtype):
                     loss = loss_fn(ddp_model(images), targets)
+                phase("batch")
                 if not torch.isfinite(loss):
                     raise TrainingError(_non_finite_message(
                         f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (batch {i + 1})", t))
@@ -383,6 +401,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 eval_model = ema.module if ema is not None else model
                 probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate",
                                              show=show_progress)
+                phase("validate")
                 if not np.isfinite(probs).all():
                     raise TrainingError(_non_finite_message(
                         f"the model's validation scores became NaN/inf after epoch {epoch + 1} (the "
@@ -403,8 +422,10 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 print(f"train: epoch {epoch + 1}/{t.epochs} loss {record['train/loss']:.4f} val loss "
                       f"{val_loss:.4f} val mAP {val_map:.4f}{' *' if improved else ''} "
                       f"({record['train/images_per_s']:.1f} img/s)", flush=True)
+                phase("resume_write")
                 _save_resume(resume_path, model, optimizer, scaler, ema, epoch, step, best, bad_epochs,
                              history, best_state)
+                phase("epoch_end")
                 stop = bool(patience and bad_epochs >= patience and epoch + 1 < t.epochs)
             epoch_bar.update()
             if broadcast_flag(stop, device, world):
@@ -418,6 +439,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
         if main:
             if before_save is not None:
                 before_save()
+            phase("save")
             eval_model = ema.module if ema is not None else model
             common = dict(model_cfg=m.model_dump(mode="json"), head_options=head_options,
                           classes=classes, data_cfg=data_cfg, prepare=spec, labels=labels)
@@ -436,12 +458,15 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             dist.barrier()
         return result
     finally:
-        # dvclive's system monitor is a non-daemon thread: without end() the process would
-        # never exit after an error or Ctrl-C.
-        if live is not None:
-            live.end()
-        if world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
+        try:
+            phase("end")
+        finally:
+            # dvclive's system monitor is a non-daemon thread: without end() the process would
+            # never exit after an error or Ctrl-C.
+            if live is not None:
+                live.end()
+            if world > 1 and dist.is_initialized():
+                dist.destroy_process_group()
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -460,6 +485,29 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return len(self.inner)
+
+
+def interrupt_at(spec: str | None):
+    """An ``on_phase`` hook that sends this process group SIGINT, as a terminal's Ctrl-C does,
+    the ``k``-th time training reaches a phase: ``spec`` is ``"phase"`` or ``"phase@k"``
+    (the stage reads it from ``PANO360_INTERRUPT_AT``; tests use it to interrupt every phase
+    deterministically). None or empty: no hook."""
+    if not spec:
+        return None
+    name, _, nth = spec.partition("@")
+    if name not in PHASES:
+        raise TrainingError(f"PANO360_INTERRUPT_AT: {name!r} is not a phase ({', '.join(PHASES)})")
+    remaining = [int(nth or 1)]
+
+    def hook(reached: str) -> None:
+        if reached == name:
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                import signal
+                import sys
+                print(f"interrupt-at {name} {time.time():.3f}", file=sys.stderr, flush=True)
+                os.killpg(os.getpgid(0), signal.SIGINT)
+    return hook
 
 
 def _quiet_worker(worker_id: int) -> None:

@@ -11,6 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+
+def _interrupted_while_starting(signum, frame):
+    # Ctrl-C during the imports below (seconds of torch, timm, dvclive): one line, not a
+    # traceback from inside a library, and nothing was written yet.
+    if int(os.environ.get("RANK", "0")) == 0:
+        print("train: interrupted before training started; nothing was written", file=sys.stderr, flush=True)
+    os._exit(130)
+
+
+signal.signal(signal.SIGINT, _interrupted_while_starting)
+
 import yaml
 
 # This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
@@ -22,7 +33,7 @@ from pano360.heads import HeadName, HeadsParams
 from pano360.model import ModelParams
 from pano360.params import ParamsError, check_unchanged, load_params
 from pano360.prepare import PrepareError
-from pano360.train import Paths, TrainingConfig, TrainingError, TrainParams, train
+from pano360.train import Paths, TrainingConfig, TrainingError, TrainParams, interrupt_at, train
 
 def die_with_parent(parent_alive) -> None:
     """Ask Linux to SIGKILL this process when its parent exits (no-op elsewhere).
@@ -56,11 +67,13 @@ def launch(nproc: int) -> int:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            os.path.abspath(__file__)]
     proc = subprocess.Popen(cmd, preexec_fn=lambda: die_with_parent(lambda: os.getppid() == me))
+    interrupted = False
     while True:
         try:
-            return proc.wait()
+            code = proc.wait()
+            return 130 if interrupted else code
         except KeyboardInterrupt:  # torchrun got the same SIGINT and stops its workers
-            continue
+            interrupted = True
 
 
 def main() -> int:
@@ -68,6 +81,7 @@ def main() -> int:
     if worker:
         die_with_parent(_parent_is_torchrun)
     rank = int(os.environ.get("RANK", "0"))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C is KeyboardInterrupt
     try:
         params = load_params(head=HeadName, heads=HeadsParams, model=ModelParams, train=TrainParams)
         if params.train.nproc > 1 and not worker:
@@ -82,15 +96,20 @@ def main() -> int:
                       label_schema="data/interim/label_schema.json",
                       deps=stage_deps("train"),
                       metrics="metrics/train.json")
-        result = train(cfg, paths, before_save=lambda: check_unchanged(params))
+        result = train(cfg, paths, before_save=lambda: check_unchanged(params),
+                       on_phase=interrupt_at(os.environ.get("PANO360_INTERRUPT_AT")))
     except (ParamsError, PrepareError, TrainingError, DataError) as exc:
         print(f"train: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if rank == 0:
             print("train: interrupted; run `dvc repro` to continue from the last finished epoch",
-                  file=sys.stderr)
-        return 130
+                  file=sys.stderr, flush=True)
+        # Exit now: the interpreter's teardown (a garbage collection over torch's and DVC's
+        # objects, seconds on a busy machine) and any thread still running have nothing left
+        # to save: checkpoints and resume states are written whole or not at all.
+        sys.stdout.flush()
+        os._exit(130)
     if result:
         print(f"train: best val mAP {result['best_val_mAP']:.4f} after {result['epochs_run']} epochs "
               f"→ models/model.pt")

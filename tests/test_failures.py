@@ -110,21 +110,67 @@ def test_an_unreadable_image_ends_training_naming_the_file(fresh):
     assert "Traceback" not in out.stderr
 
 
-def test_ctrl_c_stops_within_seconds_and_the_run_resumes(fresh):
+def interrupted_run(project, phase: str):
+    """The stage with a SIGINT to its process group (what a terminal's Ctrl-C sends) the moment
+    training reaches ``phase`` (pano360.train.interrupt_at); returns (process, seconds from the
+    signal to the exit, stderr)."""
+    env = dict(project.env, PANO360_INTERRUPT_AT=phase)
+    proc = subprocess.run([sys.executable, "-u", "stages/train.py"], cwd=project.path, env=env,
+                          capture_output=True, text=True, timeout=120, start_new_session=True)
+    ended = time.time()
+    sent = [line for line in proc.stderr.splitlines() if line.startswith("interrupt-at ")]
+    assert sent, f"never reached {phase}: {proc.stderr[-2000:]}"
+    return proc, ended - float(sent[0].split()[2]), proc.stderr
+
+
+def check_resume_state(project) -> None:
+    """None, or one that loads and says which epoch it follows."""
+    import torch
+    states = list((project.path / "models/.resume").glob("*.pt"))
+    assert len(states) <= 1
+    for state in states:
+        assert torch.load(state, weights_only=False)["epoch"] >= 0
+
+
+# Every phase of an epoch, and the start and end of the run: "batch@3" is inside the third batch
+# (after its forward pass), "validate" just after the validation pass, "resume_write" just
+# before the resume state is written, "end" in the clean-up after the last epoch.
+@pytest.mark.parametrize("phase", ["start", "live", "batch@3", "validate", "resume_write", "epoch_end@2",
+                                   "save", "end"])
+def test_ctrl_c_in_every_phase_stops_within_seconds_with_one_line(fresh, phase):
+    set_train(fresh, epochs=3)
+    proc, seconds, err = interrupted_run(fresh, phase)
+    assert proc.returncode == 130, err[-3000:]
+    assert seconds < 5, f"{seconds:.1f} s from the signal to the exit"
+    assert [line for line in err.splitlines() if line.startswith("train:")] == [
+        "train: interrupted; run `dvc repro` to continue from the last finished epoch"], err[-3000:]
+    assert "Traceback" not in err
+    check_resume_state(fresh)
+    assert not list((fresh.path / "models").glob(".*.tmp")), "a temporary was left beside the checkpoints"
+
+
+def test_ctrl_c_while_the_stage_imports_its_libraries(fresh):
     proc = start_stage(fresh)
-    wait_for_line(proc.stdout, "train: epoch 2/60")
+    maps = f"/proc/{proc.pid}/maps"
+    deadline = time.time() + 60
+    while "libtorch" not in open(maps).read():  # importing torch: past Python's own start-up
+        assert time.time() < deadline and proc.poll() is None
     t0 = time.time()
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    os.killpg(proc.pid, signal.SIGINT)
     proc.wait(timeout=30)
     assert time.time() - t0 < 5
     err = proc.stderr.read()
-    assert proc.returncode == 130
-    assert "interrupted" in err and "Traceback" not in err, err
-    proc = start_stage(fresh)
-    lines = wait_for_line(proc.stdout, "train: resuming run")
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert "after epoch" in lines[-1]
+    assert proc.returncode == 130, err[-3000:]
+    assert err.strip() == "train: interrupted before training started; nothing was written", err[-3000:]
+
+
+def test_ctrl_c_after_an_epoch_leaves_a_state_the_next_run_resumes(fresh):
+    set_train(fresh, epochs=3)
+    proc, seconds, err = interrupted_run(fresh, "batch@10")  # in epoch 2 (7 batches an epoch)
+    assert proc.returncode == 130 and seconds < 5, err[-3000:]
+    out = run_stage(fresh)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "train: resuming run" in out.stdout and "after epoch 1" in out.stdout, out.stdout
 
 
 @pytest.mark.parametrize("nproc", [1, 2])
