@@ -183,8 +183,9 @@ def test_sigkill_of_dvc_repro_leaves_no_trainer_running(fresh, nproc):
     assert trainers(fresh)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(5)
-    alive = trainers(fresh)
+    deadline = time.time() + 10  # the parent-death signal is immediate; allow a busy machine
+    while (alive := trainers(fresh)) and time.time() < deadline:
+        time.sleep(0.1)
     for leftover in alive:
         leftover.kill()
     assert not alive, [p.info["cmdline"] for p in alive]
