@@ -21,11 +21,11 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	@if [ -z "$$(ls -A data/raw 2>/dev/null)" ]; then \
 		echo "data/raw is empty: generating the demo panoramas and LabelBox export"; \
-		$(PY) -m pano360.demo data/raw; \
+		$(PY) -m pano360.data.demo data/raw; \
 	fi
 	dvc add --quiet data/raw
 	dvc repro
-	$(PY) -m pano360.summary
+	$(PY) -m pano360.evaluation.summary
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -28,12 +28,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hard_recipe import prepare_data, training_config  # noqa: E402
 
-from pano360.data import read_split  # noqa: E402
-from pano360.inference import split_probabilities  # noqa: E402
+from pano360.data.dataset import read_split  # noqa: E402
+from pano360.use.inference import split_probabilities  # noqa: E402
 from pano360.io import write_csv, write_json  # noqa: E402
-from pano360.select import STRATEGIES, rank  # noqa: E402
-from pano360.thresholds import fit_thresholds  # noqa: E402
-from pano360.train import Paths, train  # noqa: E402
+from pano360.labels.select import STRATEGIES, rank  # noqa: E402
+from pano360.evaluation.thresholds import fit_thresholds  # noqa: E402
+from pano360.training.loop import Paths, train  # noqa: E402
 
 
 def run_round(data: Path, work: Path, params: dict, labelled: pd.DataFrame, seed: int, epochs: int):

@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from pano360.data import HalfImages, build_transform
-from pano360.model import build_model
+from pano360.data.dataset import HalfImages, build_transform
+from pano360.model.backbone import build_model
 
 RECIPE = {"scale": [0.8, 1.0], "ratio": [0.9, 1.1], "hflip": 0.0, "color_jitter": 0.2}
 

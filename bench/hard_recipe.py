@@ -3,7 +3,7 @@
     python bench/hard_recipe.py [--out bench/out/hard] [--heads fc csra mldecoder]
                                 [--set train.epochs=40 ...] [--reference-epochs 30]
 
-1. `python -m pano360.demo OUT/raw --preset hard` (480 panoramas, 18 small classes with a long
+1. `python -m pano360.data.demo OUT/raw --preset hard` (480 panoramas, 18 small classes with a long
    tail, clutter, noise, two pairs of classes a mirror image swaps), then the pipeline's own
    split, labels, partition and prepare steps with params.yaml's values;
 2. per head: training with params.yaml's values (``--set`` overrides any of them, as
@@ -29,15 +29,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_cnn import train_reference  # noqa: E402
 
-from pano360.data import read_split  # noqa: E402
-from pano360.demo import generate  # noqa: E402
-from pano360.inference import mean_ap, split_probabilities  # noqa: E402
+from pano360.data.dataset import read_split  # noqa: E402
+from pano360.data.demo import generate  # noqa: E402
+from pano360.evaluation.metrics import mean_ap
+from pano360.use.inference import split_probabilities  # noqa: E402
 from pano360.io import write_csv, write_json  # noqa: E402
-from pano360.labels import load_labels  # noqa: E402
-from pano360.panorama import split_folder  # noqa: E402
-from pano360.partition import partition  # noqa: E402
-from pano360.prepare import PrepareParams, prepare_folder, settings  # noqa: E402
-from pano360.train import Paths, TrainingConfig, train  # noqa: E402
+from pano360.labels.table import load_labels  # noqa: E402
+from pano360.data.panorama import split_folder  # noqa: E402
+from pano360.data.partition import partition  # noqa: E402
+from pano360.data.prepare import PrepareParams, prepare_folder, settings  # noqa: E402
+from pano360.training.loop import Paths, TrainingConfig, train  # noqa: E402
 
 
 def set_value(params: dict, assignment: str) -> None:
@@ -99,9 +100,9 @@ def run_head(data: Path, out: Path, params: dict, head: str) -> dict:
 def compare_runs(data: Path, out: Path, heads: list[str]) -> str:
     """Each head's test predictions at thresholds tuned on val (`auto`), compared paired
     with `pano360 compare`'s bootstrap; returns its table."""
-    from pano360.compare import compare, format_result, read_run
-    from pano360.inference import score_table
-    from pano360.thresholds import fit_thresholds
+    from pano360.evaluation.compare import compare, format_result, read_run
+    from pano360.use.inference import score_table
+    from pano360.evaluation.thresholds import fit_thresholds
     val, _ = read_split(data / "val.csv")
     test, _ = read_split(data / "test.csv")
     runs = []

@@ -24,12 +24,12 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from pano360.data import HalfImages, build_transform
-from pano360.demo import _panorama
-from pano360.model import build_model
-from pano360.panorama import split_folder
-from pano360.pixels import to_rgb
-from pano360.prepare import PrepareParams, bytes_on_disk, prepare_folder, prepared_name, settings
+from pano360.data.dataset import HalfImages, build_transform
+from pano360.data.demo import _panorama
+from pano360.model.backbone import build_model
+from pano360.data.panorama import split_folder
+from pano360.data.pixels import to_rgb
+from pano360.data.prepare import PrepareParams, bytes_on_disk, prepare_folder, prepared_name, settings
 
 RECIPE = {"scale": [0.8, 1.0], "ratio": [0.9, 1.1], "hflip": 0.0, "color_jitter": 0.2}
 IMG_SIZE = 256

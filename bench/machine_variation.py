@@ -23,9 +23,10 @@ from hard_recipe import prepare_data  # noqa: E402
 CHILD = r"""
 import json, sys
 import torch
-from pano360.data import read_split
-from pano360.inference import mean_ap, split_probabilities
-from pano360.train import Paths, TrainingConfig, train
+from pano360.data.dataset import read_split
+from pano360.evaluation.metrics import mean_ap
+from pano360.use.inference import split_probabilities
+from pano360.training.loop import Paths, TrainingConfig, train
 data, run, threads, params = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 if threads:
     torch.set_num_threads(threads)

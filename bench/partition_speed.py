@@ -3,7 +3,7 @@
     python bench/partition_speed.py [--panoramas 100000] [--classes 50]
 
 Synthetic labels with skewed prevalence (40 % … 0.3 % of panoramas); a present class falls in
-the left, right or both halves. Reports the wall time of pano360.partition.partition and the
+the left, right or both halves. Reports the wall time of pano360.data.partition.partition and the
 largest |class share in split − split share| over classes present in ≥ 100 panoramas.
 """
 import argparse
@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from pano360.partition import SPLITS, partition
+from pano360.data.partition import SPLITS, partition
 
 
 def synthetic(n_panoramas: int, n_classes: int, seed: int = 0) -> pd.DataFrame:

@@ -16,9 +16,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hard_recipe import prepare_data, training_config  # noqa: E402
 
-from pano360.data import read_split  # noqa: E402
-from pano360.inference import mean_ap, split_probabilities  # noqa: E402
-from pano360.train import Paths, train  # noqa: E402
+from pano360.data.dataset import read_split  # noqa: E402
+from pano360.evaluation.metrics import mean_ap
+from pano360.use.inference import split_probabilities  # noqa: E402
+from pano360.training.loop import Paths, train  # noqa: E402
 
 
 def main() -> None:

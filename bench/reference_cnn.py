@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pano360.inference import mean_ap  # the metric the pipeline reports, so the two compare like for like
+from pano360.evaluation.metrics import mean_ap  # the metric the pipeline reports, so the two compare like for like
 
 CLASS_START = 2  # split tables: image, panorama, then one 0/1 column per class
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pano360.demo import _panorama
-from pano360.panorama import encode_halves
+from pano360.data.demo import _panorama
+from pano360.data.panorama import encode_halves
 
 
 def mean_abs_diff(source: Image.Image, halves: list[bytes]) -> float:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pano360.demo import generate
-from pano360.panorama import split_folder
+from pano360.data.demo import generate
+from pano360.data.panorama import split_folder
 
 
 def naive_split(src_dir: Path, out_dir: Path) -> None:

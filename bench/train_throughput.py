@@ -1,6 +1,6 @@
 """Training-loop benchmarks (figures go to BENCHMARKS.md):
 
-1. real loop / in-memory: images/s of pano360.train.train on the demo halves (real JPEG
+1. real loop / in-memory: images/s of pano360.training.loop.train on the demo halves (real JPEG
    decoding + augmentation) divided by images/s of the same model, batch and optimiser on
    tensors already in memory;
 2. each head's added cost as a share of the backbone's training-step time, SwinV2-T 256.
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from pano360.model import build_model, data_config
-from pano360.train import Paths, train
+from pano360.model.backbone import build_model, data_config
+from pano360.training.loop import Paths, train
 
 
 def real_vs_memory(epochs: int) -> None:

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .io import write_json
-from .model import CheckpointError
-from .prelabels import PrelabelError, prelabel_lines, read_data_row_ids, write_prelabels
-from .naming import DEFAULT_PATTERN
-from .predict import FORMATS, PredictError, check_output, collect_inputs, export_onnx, output_format, \
+from pano360.io import write_json
+from pano360.model.backbone import CheckpointError
+from pano360.labels.prelabels import PrelabelError, prelabel_lines, read_data_row_ids, write_prelabels
+from pano360.data.naming import DEFAULT_PATTERN
+from pano360.use.export import export_onnx
+from pano360.use.predict import FORMATS, PredictError, check_output, collect_inputs, output_format, \
     panorama_table_path, predict_panoramas, write_table
 
 
@@ -60,9 +61,9 @@ def _export(args) -> int:
 
 
 def _select(args) -> int:
-    from .labels import LabelError, labelled_images
-    from .naming import NamingError, parse_half_name
-    from .select import SelectError, rank, write_selection
+    from pano360.labels.table import LabelError, labelled_images
+    from pano360.data.naming import NamingError, parse_half_name
+    from pano360.labels.select import SelectError, rank, write_selection
     out = Path(args.out)
     try:
         inputs = collect_inputs(args.panoramas)
@@ -105,7 +106,7 @@ def _select(args) -> int:
 
 
 def _compare(args) -> int:
-    from .compare import CompareError, compare, experiment_names, format_result, read_run
+    from pano360.evaluation.compare import CompareError, compare, experiment_names, format_result, read_run
     try:
         specs = list(args.runs) + (experiment_names() if args.exps else [])
         if len(specs) < 2:

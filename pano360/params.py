@@ -10,8 +10,9 @@ We use pydantic (a maintained, widely used validation library) rather than hand-
 checks: it gives typed, nested, frozen settings objects and precise error locations for
 free, and its models document every option in one place.
 
-A stage asks only for the sections it reads (``load_params(split=SplitParams)``), so its
-own modules are all it depends on. Every stage still rejects an unknown top-level section.
+A stage asks only for the sections it reads (``load_params(split=SplitParams)``), and for
+single values of other sections by their dotted key (``"model.img_size"``), so its own
+modules are all it depends on. Every stage still rejects an unknown top-level section.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pano360.errors import Pano360Error
 
 PARAMS_FILE = "params.yaml"
 # Every top-level key params.yaml may hold (the schemas live in the modules that use them).
@@ -29,7 +31,7 @@ SECTIONS = ("split", "labels", "partition", "prepare", "head", "heads", "model",
             "thresholds", "evaluate")
 
 
-class ParamsError(ValueError):
+class ParamsError(Pano360Error, ValueError):
     """params.yaml cannot be used as written; the message names the key and what to do."""
 
 
@@ -101,25 +103,55 @@ def check_sections(raw: dict, path: str | Path = PARAMS_FILE) -> None:
                           f"(sections: {', '.join(SECTIONS)})")
 
 
-def load_params(path: str | Path = PARAMS_FILE, **schemas) -> SimpleNamespace:
-    """The requested sections of params.yaml, validated: ``load_params(split=SplitParams)``.
+class Params(SimpleNamespace):
+    """Validated params: ``params.train`` for a section, ``params["model.img_size"]`` for a
+    single value of another section (any key, dotted or not)."""
 
-    A section missing from the file takes the schema's defaults. The raw values read are kept
-    in ``_raw`` so a stage can check at its end that nobody changed them meanwhile
-    (:func:`check_unchanged`)."""
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+
+def lookup(raw: dict, dotted: str, path: str | Path = PARAMS_FILE):
+    """The raw value at ``section.key.subkey``; a missing key is a ParamsError."""
+    value = raw
+    for i, part in enumerate(dotted.split(".")):
+        if not isinstance(value, dict) or part not in value:
+            raise ParamsError(f"{path}: {dotted} is missing ({'.'.join(dotted.split('.')[:i + 1])} "
+                              f"is not set); add it (the default params.yaml has every key)")
+        value = value[part]
+    return value
+
+
+def load_params(path: str | Path = PARAMS_FILE, **schemas) -> Params:
+    """The requested sections or single values of params.yaml, validated:
+    ``load_params(prepare=PrepareParams, **{"model.img_size": int})``.
+
+    A whole section missing from the file takes the schema's defaults; a single (dotted) value
+    must be there. The raw values read are kept in ``_raw`` so a stage can check at its end
+    that nobody changed them meanwhile (:func:`check_unchanged`)."""
     raw = read_yaml(path)
     check_sections(raw, path)
-    out = {}
+    out, kept = {}, {}
     for name, schema in schemas.items():
-        if name not in SECTIONS:
+        if name.split(".")[0] not in SECTIONS:
             raise KeyError(f"{name!r} is not a params section")
-        value = raw.get(name)
-        if value is None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-            raise ParamsError(f"{path}: the top-level key {name!r} is missing")
+        if "." in name:
+            try:
+                value = lookup(raw, name, path)
+            except ParamsError:  # absent: fine where the value may be empty (None), else the error
+                try:
+                    validate_section(name, schema, None, path)
+                except ParamsError:
+                    raise ParamsError(f"{path}: {name} is missing; add it (the default params.yaml "
+                                      f"has every key)") from None
+                value = None
+        else:
+            value = raw.get(name)
+            if value is None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+                raise ParamsError(f"{path}: the top-level key {name!r} is missing")
         out[name] = validate_section(name, schema, value, path)
-    out["_raw"] = {name: raw.get(name) for name in schemas}
-    out["_path"] = str(path)
-    return SimpleNamespace(**out)
+        kept[name] = value
+    return Params(**out, _raw=kept, _path=str(path))
 
 
 def flatten(params: dict, prefix: str = "") -> dict:
@@ -142,7 +174,11 @@ def check_unchanged(params: SimpleNamespace) -> None:
     now = read_yaml(params._path)
     changed = []
     for name, before in params._raw.items():
-        changed += [f"{name}{key}: {a!r} -> {b!r}" for key, a, b in _diff(before, now.get(name))]
+        try:
+            after = lookup(now, name, params._path)
+        except ParamsError:
+            after = None
+        changed += [f"{name}{key}: {a!r} -> {b!r}" for key, a, b in _diff(before, after)]
     if changed:
         raise ParamsError(
             f"{params._path} changed while this stage ran (" + "; ".join(changed[:8])

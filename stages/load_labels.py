@@ -1,50 +1,39 @@
 """DVC stage load_labels: label export (LabelBox v2/v1 or CSV) → data/interim/labels.csv."""
-import argparse
 import sys
-from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 
-# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
-# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from pano360.data.naming import DEFAULT_PATTERN
+from pano360.data.rawdata import find_label_file
 from pano360.io import write_csv, write_json
-from pano360.labels import LabelError, LabelsParams, load_labels
-from pano360.naming import NamingError
-from pano360.panorama import SplitParams
-from pano360.params import ParamsError, check_unchanged, load_params
-from pano360.rawdata import RawDataError, find_label_file
+from pano360.labels.table import LabelsParams, load_labels
+from pano360.stage import run_stage
+
+MANIFEST = "data/interim/halves.csv"                 # from split_images
+LABELS, REPORT = "data/interim/labels.csv", "reports/labels.json"
+SCHEMA = "data/interim/label_schema.json"            # where each class comes from in the export
+PARAMS = {"labels": LabelsParams, "split.name_pattern": Optional[str]}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--halves", default="data/interim/halves.csv", help="manifest from split_images")
-    ap.add_argument("--out", default="data/interim/labels.csv")
-    ap.add_argument("--report", default="reports/labels.json")
-    ap.add_argument("--schema", default="data/interim/label_schema.json",
-                    help="where each class comes from in the export (for pre-labels)")
-    args = ap.parse_args()
-    try:
-        params = load_params(labels=LabelsParams, split=SplitParams)
-        p = params.labels
-        export = find_label_file(p.file)
-        halves = pd.read_csv(args.halves, dtype={"image": str})["image"].tolist()
-        table = load_labels(export, halves=halves, name_pattern=params.split.name_pattern,
-                            **p.model_dump(exclude={"file"}))
-        check_unchanged(params)
-    except (ParamsError, RawDataError, LabelError, NamingError) as exc:
-        print(f"load_labels: {exc}", file=sys.stderr)
-        return 1
+def compute(params):
+    p = params.labels
+    export = find_label_file(p.file)
+    halves = pd.read_csv(MANIFEST, dtype={"image": str})["image"].tolist()
+    return export, load_labels(export, halves=halves, name_pattern=params["split.name_pattern"] or DEFAULT_PATTERN,
+                               **p.model_dump(exclude={"file"}))
+
+
+def write(params, result):
+    export, table = result
     for warning in table.warnings:
         print(f"load_labels: warning: {warning}", file=sys.stderr)
-    write_csv(args.out, table.frame)
-    write_json(args.report, table.report)
-    write_json(args.schema, table.report["label_schema"])
-    print(f"load_labels: {export}: {len(table.frame)} labelled halves, {len(table.classes)} classes "
-          f"({', '.join(table.classes)}) → {args.out}")
-    return 0
+    write_csv(LABELS, table.frame)
+    write_json(REPORT, table.report)
+    write_json(SCHEMA, table.report["label_schema"])
+    return (f"load_labels: {export}: {len(table.frame)} labelled halves, {len(table.classes)} classes "
+            f"({', '.join(table.classes)}) → {LABELS}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage("load_labels", PARAMS, compute, write))

@@ -1,59 +1,43 @@
 """DVC stage tune_thresholds: pick one decision threshold per class on the validation split."""
-import argparse
 import sys
-from pathlib import Path
 
-# This checkout's pano360, not whatever `import pano360` finds first: a queued experiment
-# runs in a copy of the repository, and must run the code DVC hashed as its dependencies.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pano360.data import DataError, read_split
-from pano360.inference import split_probabilities
-from pano360.io import write_csv, write_json
-from pano360.model import CheckpointError
-from pano360.prepare import PrepareError
-from pano360.params import ParamsError, check_unchanged, load_params
-from pano360.plots import evaluation as plots
-from pano360.thresholds import ThresholdsParams, compare_strategies, f1_curves, fit_thresholds, \
+from pano360.data.dataset import read_split
+from pano360.evaluation.plots import evaluation as plots
+from pano360.evaluation.thresholds import ThresholdsParams, compare_strategies, f1_curves, fit_thresholds, \
     write_thresholds_file
+from pano360.io import write_csv, write_json
+from pano360.stage import run_stage
+from pano360.use.inference import split_probabilities
+
+MODEL, VAL = "models/model.pt", "data/processed/val.csv"
+PREPARED, SETTINGS = "data/interim/prepared", "data/interim/prepared.json"
+THRESHOLDS, REPORT, METRICS = "models/thresholds.json", "reports/thresholds.json", "metrics/thresholds.json"
+PLOT, PLOT_DATA = "plots/threshold_f1.png", "plots/threshold_f1.csv"
+PARAMS = {"thresholds": ThresholdsParams}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="models/model.pt")
-    ap.add_argument("--val", default="data/processed/val.csv")
-    ap.add_argument("--images", default="data/interim/prepared")
-    ap.add_argument("--prepared", default="data/interim/prepared.json")
-    ap.add_argument("--out", default="models/thresholds.json")
-    ap.add_argument("--report", default="reports/thresholds.json")
-    ap.add_argument("--metrics", default="metrics/thresholds.json")
-    ap.add_argument("--plot", default="plots/threshold_f1.png")
-    ap.add_argument("--plot-data", default="plots/threshold_f1.csv")
-    args = ap.parse_args()
-    try:
-        params = load_params(thresholds=ThresholdsParams)
-        settings = params.thresholds.model_dump()
-        frame, _ = read_split(args.val)
-        probs, targets, classes = split_probabilities(args.model, frame, args.images, args.prepared, desc="val")
-        groups = frame["panorama"].to_numpy()
-        fit = fit_thresholds(probs, targets, groups=groups, **settings)
-        comparison = compare_strategies(probs, targets, groups=groups, **settings)
-        check_unchanged(params)
-    except (ParamsError, PrepareError, CheckpointError, DataError, ValueError) as exc:
-        print(f"tune_thresholds: {exc}", file=sys.stderr)
-        return 1
-    write_thresholds_file(args.out, fit, classes)
-    write_json(args.metrics, {"strategy": fit.strategy})
-    write_json(args.report, {"chosen": fit.strategy, "requested": fit.requested,
-                             "val_halves": int(len(frame)), "strategies": comparison})
+def compute(params):
+    settings = params.thresholds.model_dump()
+    frame, _ = read_split(VAL)
+    probs, targets, classes = split_probabilities(MODEL, frame, PREPARED, SETTINGS, desc="val")
+    groups = frame["panorama"].to_numpy()
+    fit = fit_thresholds(probs, targets, groups=groups, **settings)
+    return frame, probs, targets, classes, fit, compare_strategies(probs, targets, groups=groups, **settings)
+
+
+def write(params, result):
+    frame, probs, targets, classes, fit, comparison = result
+    write_thresholds_file(THRESHOLDS, fit, classes)
+    write_json(METRICS, {"strategy": fit.strategy})
+    write_json(REPORT, {"chosen": fit.strategy, "requested": fit.requested,
+                        "val_halves": int(len(frame)), "strategies": comparison})
     curves = f1_curves(probs, targets)
-    write_csv(args.plot_data, plots.f1_curve_table(curves, classes))
-    plots.plot_f1_curves(curves, classes, fit.thresholds, fit.details.get("global_threshold"), args.plot)
-    print(f"tune_thresholds: strategy {fit.strategy}" + (" (chosen by auto)" if fit.requested == "auto" else ""))
-    for name, row in comparison.items():
-        print(f"  {name:<20} val micro-F1 {row['micro_f1']:.4f}  macro-F1 {row['macro_f1']:.4f}")
-    return 0
+    write_csv(PLOT_DATA, plots.f1_curve_table(curves, classes))
+    plots.plot_f1_curves(curves, classes, fit.thresholds, fit.details.get("global_threshold"), PLOT)
+    return "\n".join([f"tune_thresholds: strategy {fit.strategy}" + (" (chosen by auto)" if fit.requested == "auto" else "")]
+                     + [f"  {name:<20} val micro-F1 {row['micro_f1']:.4f}  macro-F1 {row['macro_f1']:.4f}"
+                        for name, row in comparison.items()])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage("tune_thresholds", PARAMS, compute, write, errors=(ValueError,)))

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import numpy as np
 
-from pano360.data import read_split
-from pano360.demo import generate
-from pano360.inference import split_probabilities
+from pano360.data.dataset import read_split
+from pano360.data.demo import generate
+from pano360.use.inference import split_probabilities
 from pano360.io import write_csv, write_json
-from pano360.labels import load_labels
-from pano360.panorama import split_folder
-from pano360.partition import partition
-from pano360.prepare import PrepareParams, prepare_folder, settings
-from pano360.thresholds import fit_thresholds, write_thresholds_file
-from pano360.train import Paths, train
+from pano360.labels.table import load_labels
+from pano360.data.panorama import split_folder
+from pano360.data.partition import partition
+from pano360.data.prepare import PrepareParams, prepare_folder, settings
+from pano360.evaluation.thresholds import fit_thresholds, write_thresholds_file
+from pano360.training.loop import Paths, train
 
 
 def trained_demo(root: Path, count: int = 14, width: int = 256, preset: str = "demo", **labels_options) -> Path:

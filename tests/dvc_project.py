@@ -69,7 +69,7 @@ def make_project(path: Path, count: int = 16, width: int = 256, seed: int = 0) -
     project.dvc("init", "-q")
     shutil.copy2(ROOT / ".dvc" / "config", path / ".dvc" / "config")
     shutil.copytree(ROOT / ".dvc" / "plots", path / ".dvc" / "plots", dirs_exist_ok=True)
-    project.run(sys.executable, "-m", "pano360.demo", "data/raw", "--count", str(count),
+    project.run(sys.executable, "-m", "pano360.data.demo", "data/raw", "--count", str(count),
                 "--width", str(width), "--seed", str(seed))
     project.dvc("add", "-q", "data/raw")
     return project

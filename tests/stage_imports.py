@@ -42,17 +42,27 @@ def _imports(path: Path) -> set[str]:
             if mod.split(".")[0] != "pano360":
                 continue
             found.add(mod)
-            for alias in node.names:  # `from pano360.plots import evaluation` imports a module
+            for alias in node.names:  # `from pano360.evaluation.plots import evaluation` imports a module
                 if _module_file(f"{mod}.{alias.name}"):
                     found.add(f"{mod}.{alias.name}")
     return found
 
 
+def stage_script(cmd: str) -> str:
+    """``python -m stages.train`` -> ``stages/train.py``."""
+    words = cmd.split()
+    assert words[:2] == ["python", "-m"], cmd
+    return words[2].replace(".", "/") + ".py"
+
+
 def stage_files(script: str | Path) -> set[str]:
-    """Repo-relative paths of ``script`` and every project file it imports, transitively."""
+    """Repo-relative paths of ``script`` and every project file it imports, transitively
+    (with the ``__init__.py`` of the package a script in one runs as ``python -m``)."""
     script = ROOT / script
     seen: set[Path] = {script}
-    todo = [script]
+    if (script.parent / "__init__.py").is_file():
+        seen.add(script.parent / "__init__.py")
+    todo = list(seen)
     while todo:
         for module in _imports(todo.pop()):
             for f in [*_package_inits(module), _module_file(module)]:
@@ -77,12 +87,12 @@ def expand(deps: list[str]) -> set[str]:
 
 
 def code_deps(script: str) -> list[str]:
-    """What dvc.yaml should list: the script, then the modules; packages whose every module
-    is imported (pano360/heads) as one folder."""
+    """What dvc.yaml should list: the script, then the modules; the heads package, when every
+    module of it is imported, as one folder."""
     files = stage_files(script)
-    folders = {str(p.relative_to(ROOT)) for p in (ROOT / "pano360").iterdir()
-               if p.is_dir() and p.name != "__pycache__"
-               and {str(f.relative_to(ROOT)) for f in p.rglob("*.py")} <= files and p.name == "heads"}
+    heads = ROOT / "pano360/model/heads"
+    folders = {str(heads.relative_to(ROOT))} if {str(f.relative_to(ROOT)) for f in heads.rglob("*.py")} <= files \
+        else set()
     listed = sorted(f for f in files if not any(f.startswith(d + "/") for d in folders) and f != script)
     return [script] + sorted(listed + sorted(folders))
 
@@ -101,7 +111,7 @@ def rewrite_dvc_yaml(path: Path = ROOT / "dvc.yaml") -> None:
         if re.match(r"^    deps:\s*$", line):
             in_deps = True
             out.append(line)
-            out += [f"      - {d}" for d in code_deps(stages[stage]["cmd"].split()[1])]
+            out += [f"      - {d}" for d in code_deps(stage_script(stages[stage]["cmd"]))]
             continue
         if in_deps and re.match(r"^      - (pano360|stages)/", line):
             continue

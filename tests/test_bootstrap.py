@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from pano360.bootstrap import confidence_intervals, difference, paired, resample_weights, weighted_ap
-from pano360.metrics import multilabel_metrics
+from pano360.evaluation.bootstrap import confidence_intervals, difference, paired, resample_weights, weighted_ap
+from pano360.evaluation.metrics import multilabel_metrics
 
 
 def data(n_pano=40, k=3, seed=0, noise=0.35):

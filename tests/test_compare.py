@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pano360.cli import main
-from pano360.inference import score_table
+from pano360.use.inference import score_table
 
 CLASSES = ["car", "tree", "sign"]
 
@@ -75,7 +75,7 @@ def test_an_unknown_run_is_named(runs, capsys, tmp_path, monkeypatch):
 
 
 def test_runs_are_labelled_with_the_params_they_differ_in(runs):
-    from pano360.compare import compare, format_result, read_run
+    from pano360.evaluation.compare import compare, format_result, read_run
     weak, strong = read_run(str(runs["weak"])), read_run(str(runs["strong"]))
     weak.params = {"head": "fc", "train": {"lr": 0.005, "seed": 0}, "model": {"name": "test_resnet"}}
     strong.params = {"head": "csra", "train": {"lr": 0.01, "seed": 0}, "model": {"name": "test_resnet"}}

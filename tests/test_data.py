@@ -3,10 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
-from pano360.data import HalfImages, build_transform, cache_fits
-from pano360.demo import generate
-from pano360.panorama import split_folder
-from pano360.prepare import PrepareParams, prepare_bytes, prepare_folder, prepared_name, prepared_size, settings
+from pano360.data.dataset import HalfImages, build_transform, cache_fits
+from pano360.data.demo import generate
+from pano360.data.panorama import split_folder
+from pano360.data.prepare import PrepareParams, prepare_bytes, prepare_folder, prepared_name, prepared_size, settings
 
 CFG = {"input_size": [3, 64, 64], "mean": [0.5] * 3, "std": [0.25] * 3, "interpolation": "bicubic"}
 CROP = {"scale": [0.5, 1.0], "ratio": [0.8, 1.25], "hflip": 0.5, "color_jitter": 0.2}

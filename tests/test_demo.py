@@ -1,4 +1,4 @@
-"""Tests of the demo-data generator (pano360/demo.py)."""
+"""Tests of the demo-data generator (pano360/data/demo.py)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pano360 import demo
-from pano360.naming import half_name, parse_half_name
+from pano360.data import demo
+from pano360.data.naming import half_name, parse_half_name
 
 COUNT, WIDTH = 12, 256
 
@@ -205,7 +205,7 @@ def test_cli_rejects_a_bad_width(tmp_path, capsys):
 
 def test_runs_as_a_module(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "pano360.demo", str(tmp_path), "--count", "1", "--width", "64"],
+        [sys.executable, "-m", "pano360.data.demo", str(tmp_path), "--count", "1", "--width", "64"],
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
     assert "share of halves" in result.stdout
     assert (tmp_path / "panoramas/pano_0000.jpg").is_file()
@@ -222,7 +222,7 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-# sha256 of `python -m pano360.demo OUT --count 40` (the demo's first 40 panoramas and their
+# sha256 of `python -m pano360.data.demo OUT --count 40` (the demo's first 40 panoramas and their
 # labels), as written on x86-64.
 PINNED_40 = "209ecbb0ac6a6b3e7f08ce6bd9611e9b8f16a77b90d7a6ced9e3e1643a15827d"
 
@@ -232,7 +232,7 @@ def test_output_does_not_depend_on_the_cpu_features_numpy_uses(tmp_path, disable
     """numpy picks SIMD code paths per CPU (AVX-512 here, AVX2 or NEON elsewhere); with the
     same bytes whatever it picks, a fresh clone on another machine reproduces data/raw.dvc."""
     env = dict(__import__("os").environ, NPY_DISABLE_CPU_FEATURES=disabled)
-    out = subprocess.run([sys.executable, "-m", "pano360.demo", str(tmp_path / "d"), "--count", "40"],
+    out = subprocess.run([sys.executable, "-m", "pano360.data.demo", str(tmp_path / "d"), "--count", "40"],
                          env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert _digest(tmp_path / "d") == PINNED_40
@@ -246,7 +246,7 @@ def test_make_demo_regenerates_exactly_the_committed_data_raw_dvc(tmp_path, env)
     root = Path(__file__).resolve().parents[1]
     committed = yaml.safe_load((root / "data/raw.dvc").read_text())["outs"][0]
     for args in (["git", "init", "-q"], ["dvc", "init", "-q"],
-                 [sys.executable, "-m", "pano360.demo", "data/raw"], ["dvc", "add", "-q", "data/raw"]):
+                 [sys.executable, "-m", "pano360.data.demo", "data/raw"], ["dvc", "add", "-q", "data/raw"]):
         out = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
     fresh = yaml.safe_load((tmp_path / "data/raw.dvc").read_text())["outs"][0]

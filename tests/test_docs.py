@@ -5,9 +5,9 @@ from pathlib import Path
 
 import yaml
 
-from pano360.model import ModelParams
+from pano360.model.backbone import ModelParams
 from pano360.params import validate_section
-from pano360.train import TrainParams
+from pano360.training.loop import TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ["README.md", "BENCHMARKS.md"]

@@ -42,8 +42,8 @@ def fresh(project):
 
 
 def start_stage(project) -> subprocess.Popen:
-    """`python stages/train.py` as DVC runs it, in a process group of its own."""
-    return subprocess.Popen([sys.executable, "-u", "stages/train.py"], cwd=project.path, env=project.env,
+    """`python -m stages.train` as DVC runs it, in a process group of its own."""
+    return subprocess.Popen([sys.executable, "-u", "-m", "stages.train"], cwd=project.path, env=project.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -69,7 +69,7 @@ def trainers(project) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         try:
-            if "stages/train.py" in " ".join(proc.info["cmdline"] or []) and proc.info["cwd"] == str(project.path):
+            if "stages.train" in " ".join(proc.info["cmdline"] or []) and proc.info["cwd"] == str(project.path):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -77,7 +77,7 @@ def trainers(project) -> list[psutil.Process]:
 
 
 def run_stage(project, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "stages/train.py"], cwd=project.path, env=project.env,
+    return subprocess.run([sys.executable, "-m", "stages.train"], cwd=project.path, env=project.env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -112,10 +112,10 @@ def test_an_unreadable_image_ends_training_naming_the_file(fresh):
 
 def interrupted_run(project, phase: str):
     """The stage with a SIGINT to its process group (what a terminal's Ctrl-C sends) the moment
-    training reaches ``phase`` (pano360.train.interrupt_at); returns (process, seconds from the
+    training reaches ``phase`` (pano360.training.phases.interrupt_at); returns (process, seconds from the
     signal to the exit, stderr)."""
     env = dict(project.env, PANO360_INTERRUPT_AT=phase)
-    proc = subprocess.run([sys.executable, "-u", "stages/train.py"], cwd=project.path, env=env,
+    proc = subprocess.run([sys.executable, "-u", "-m", "stages.train"], cwd=project.path, env=env,
                           capture_output=True, text=True, timeout=120, start_new_session=True)
     ended = time.time()
     sent = [line for line in proc.stderr.splitlines() if line.startswith("interrupt-at ")]
@@ -200,7 +200,7 @@ def test_resume_state_is_dropped_when_the_code_changes(fresh):
     assert len(states) == 1
     assert fresh.git("check-ignore", "-q", str(states[0].relative_to(fresh.path)), check=False).returncode == 0
     assert "models/.resume" in (fresh.path / ".dvcignore").read_text()
-    losses = fresh.path / "pano360/losses.py"
+    losses = fresh.path / "pano360/model/losses.py"
     original = losses.read_text()
     losses.write_text(original + "\n# an edit\n")
     try:

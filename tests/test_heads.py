@@ -1,4 +1,4 @@
-"""Tests for pano360.heads: maths of each head, token layouts of timm backbones, edge cases."""
+"""Tests for pano360.model.heads: maths of each head, token layouts of timm backbones, edge cases."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import timm
 import torch
 from timm.layers.ml_decoder import MLDecoder
 
-from pano360.heads import (
+from pano360.model.heads import (
     HEADS,
     CSRAHead,
     FCHead,

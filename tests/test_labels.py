@@ -1,4 +1,4 @@
-"""Tests for pano360.labels: LabelBox v2/v1 exports and label CSVs → half × class table.
+"""Tests for pano360.labels.table: LabelBox v2/v1 exports and label CSVs → half × class table.
 
 Fixtures are built as real-shaped export rows (LabelBox Export v2/v1 as documented) by the helpers
 below; each test changes only what it is about.
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pano360.labels import DROP_REASONS, LabelError, LabelTable, detect_format, load_labels
-from pano360.naming import NamingError
+from pano360.labels.table import DROP_REASONS, LabelError, LabelTable, detect_format, load_labels
+from pano360.data.naming import NamingError
 
 PID = "clt08pr0j0000abcdp0r0j0e1"
 PID2 = "clt08pr0j0000abcdp0r0j0e2"

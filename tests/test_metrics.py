@@ -13,7 +13,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from pano360.metrics import average_precision, multilabel_metrics, panorama_level, per_class_table
+from pano360.evaluation.metrics import average_precision, multilabel_metrics, panorama_level, per_class_table
 
 # 4 samples x 3 classes; at threshold 0.5 the predictions are
 #   [[1,1,0],[0,1,0],[0,1,0],[0,0,0]]

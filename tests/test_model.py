@@ -2,9 +2,9 @@ import pytest
 import timm
 import torch
 
-from pano360.heads import HEADS
-from pano360.losses import build_loss
-from pano360.model import CheckpointError, build_model, checkpoint_payload, data_config, load_checkpoint
+from pano360.model.heads import HEADS
+from pano360.model.losses import build_loss
+from pano360.model.backbone import CheckpointError, build_model, checkpoint_payload, data_config, load_checkpoint
 
 TINY_SWIN = {"name": "swinv2_tiny_window8_256", "img_size": 64,
              "kwargs": {"window_size": 4, "embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 1, 1]}}
@@ -96,7 +96,7 @@ def _names(model, params):
     (TINY_VIT_REG, ("pos_embed", "cls_token", "reg_token")),
 ])
 def test_param_groups_honour_the_backbones_no_weight_decay(backbone, no_decay):
-    from pano360.train import param_groups
+    from pano360.training.optim import param_groups
     model = build_model(backbone, "csra", {}, 4)
     groups = param_groups(model, weight_decay=0.05, lr=1e-3, head_lr_mult=10.0)
     decayed = set().union(*(_names(model, g["params"]) for g in groups if g["weight_decay"]))
@@ -108,7 +108,7 @@ def test_param_groups_honour_the_backbones_no_weight_decay(backbone, no_decay):
 
 
 def test_layer_decay_gives_deeper_layers_smaller_learning_rates():
-    from pano360.train import param_groups
+    from pano360.training.optim import param_groups
     model = build_model(TINY_VIT_REG, "fc", {}, 4)
     groups = param_groups(model, weight_decay=0.05, lr=1e-3, head_lr_mult=1.0, layer_decay=0.5)
     lr_of = {n: g["lr"] for g in groups for n in _names(model, g["params"])}
@@ -167,7 +167,7 @@ def test_hub_weights_without_network_fail_at_once(monkeypatch):
 
 
 def test_img_size_goes_to_the_models_that_take_it():
-    from pano360.model import accepts_img_size
+    from pano360.model.backbone import accepts_img_size
     assert not accepts_img_size("fastvit_t8")   # a "vit" in the name, but no img_size argument
     assert accepts_img_size("cait_xxs24_224") and accepts_img_size("hiera_tiny_224")
     assert not accepts_img_size("resnet18")
@@ -176,7 +176,7 @@ def test_img_size_goes_to_the_models_that_take_it():
 
 
 def test_class_tokens_are_never_taken_for_image_positions():
-    from pano360.heads.tokens import feature_layout
+    from pano360.model.heads.tokens import feature_layout
     volo = timm.create_model("volo_d1_224", pretrained=False, num_classes=0, global_pool="")
     assert feature_layout(volo) == ("NLC", 1)  # its class token leads the 197 tokens
     pit = timm.create_model("pit_ti_224", pretrained=False, num_classes=0, global_pool="")

@@ -1,7 +1,7 @@
 import pytest
 
 from pano360.io import atomic_dir, atomic_path, write_json
-from pano360.naming import NamingError, half_name, parse_half_name
+from pano360.data.naming import NamingError, half_name, parse_half_name
 
 
 def test_default_pattern_round_trip():

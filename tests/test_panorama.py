@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from pano360.demo import generate
-from pano360.panorama import SplitError, half_boxes, split_file, split_folder
+from pano360.data.demo import generate
+from pano360.data.panorama import SplitError, half_boxes, split_file, split_folder
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_a_killed_split_leaves_nothing_behind_after_the_next_run(tmp_path):
     import sys
     import time
     generate(tmp_path / "raw", count=80, width=1024, seed=3)
-    code = ("import sys; from pano360.panorama import split_folder; "
+    code = ("import sys; from pano360.data.panorama import split_folder; "
             "split_folder(sys.argv[1], sys.argv[2], workers=1, show_progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "raw/panoramas"), str(tmp_path / "halves")])
     deadline = time.time() + 60

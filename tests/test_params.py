@@ -1,4 +1,5 @@
 """params.yaml as one validated surface: schemas, defaults in one place, clear errors."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,16 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pano360.evaluation import EvaluateParams
-from pano360.heads import HeadName, HeadsParams
-from pano360.labels import LabelsParams, load_labels
-from pano360.model import ModelParams
-from pano360.panorama import SplitParams
+from pano360.evaluation.report import EvaluateParams
+from pano360.model.heads import HeadName, HeadsParams
+from pano360.labels.table import LabelsParams, load_labels
+from pano360.model.backbone import ModelParams
+from pano360.data.panorama import SplitParams
 from pano360.params import SECTIONS, ParamsError, check_unchanged, load_params
-from pano360.partition import PartitionParams
-from pano360.prepare import PrepareParams
-from pano360.thresholds import ThresholdsParams
-from pano360.train import TrainingConfig, TrainParams
+from pano360.data.partition import PartitionParams
+from pano360.data.prepare import PrepareParams
+from pano360.evaluation.thresholds import ThresholdsParams
+from pano360.training.loop import TrainingConfig, TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"split": SplitParams, "labels": LabelsParams, "partition": PartitionParams, "prepare": PrepareParams,
@@ -94,6 +95,12 @@ def test_every_labels_option_is_a_load_labels_option(tmp_path):
     assert load_labels(export, **{**options, "format": "csv"}).classes == ["tree"]
 
 
+def run_stage_module(name: str, cwd) -> subprocess.CompletedProcess:
+    """``python -m stages.<name>`` in ``cwd`` (a project of its own), with this checkout's code."""
+    return subprocess.run([sys.executable, "-m", f"stages.{name}"], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
 def test_stage_passes_duplicates_and_radio_options_through(tmp_path):
     from test_labels import label, radio, row, write_v2
     rows = [row("p0001_left.jpg", [label(radio("car?", "yes"), radio("tree?", "no"))]),
@@ -101,21 +108,19 @@ def test_stage_passes_duplicates_and_radio_options_through(tmp_path):
             row("p0001_right.jpg", [label(radio("car?", "yes"), radio("tree?", "yes"), id="l3",
                                           created="2024-03-06T11:50:00.000+00:00")])]
     write_v2(tmp_path, rows, "labels.ndjson")
-    (tmp_path / "halves.csv").write_text("image\np0001_left.jpg\np0001_right.jpg\n")
+    (tmp_path / "data/interim").mkdir(parents=True)
+    (tmp_path / "data/interim/halves.csv").write_text("image\np0001_left.jpg\np0001_right.jpg\n")
     (tmp_path / "params.yaml").write_text(
         "labels: {file: labels.ndjson, radio_per_class: true, duplicates: latest}\n")
-    out = subprocess.run([sys.executable, str(ROOT / "stages/load_labels.py"), "--halves", "halves.csv",
-                          "--out", "labels.csv", "--report", "report.json"], cwd=tmp_path,
-                         capture_output=True, text=True)
+    out = run_stage_module("load_labels", tmp_path)
     assert out.returncode == 0, out.stderr
-    table = (tmp_path / "labels.csv").read_text().splitlines()
+    table = (tmp_path / "data/interim/labels.csv").read_text().splitlines()
     assert table == ["image,panorama,car?,tree?", "p0001_left.jpg,p0001,1,0", "p0001_right.jpg,p0001,1,1"]
 
 
 def test_a_typo_stops_the_stage_before_any_work(tmp_path):
     (tmp_path / "params.yaml").write_text("split: {workers: 1, on_eror: skip}\n")
-    out = subprocess.run([sys.executable, str(ROOT / "stages/split_images.py"), "pano", "halves"],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = run_stage_module("split_images", tmp_path)
     assert out.returncode == 1
     assert "split.on_eror is not an option; did you mean 'on_error'?" in out.stderr
     assert "Traceback" not in out.stderr

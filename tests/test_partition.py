@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pano360.partition import SPLITS, PartitionError, partition
+from pano360.data.partition import SPLITS, PartitionError, partition
 
 
 def labels_table(n_panoramas=300, n_classes=6, seed=0, rare_in=None):

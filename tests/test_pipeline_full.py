@@ -71,13 +71,10 @@ def test_evaluate_names_label_columns_the_model_does_not_know(project):
     frame = pd.read_csv(test_csv).assign(zebra=0)
     frame.to_csv(test_csv, index=False)
     try:
-        out = project.run(sys.executable, "stages/evaluate.py", "--predictions", "p.csv", "--metrics", "m.json",
-                          "--report", "r.json", "--per-class", "c.csv")
+        out = project.run(sys.executable, "-m", "stages.evaluate")
     finally:
         test_csv.write_text(original)
         project.git("checkout", "--", ".")
-        for name in ("p.csv", "m.json", "r.json", "c.csv"):
-            (project.path / name).unlink(missing_ok=True)
         project.dvc("checkout", "-f")
     assert "label column(s) the model does not predict, not evaluated: zebra" in out.stderr
 
@@ -121,7 +118,7 @@ def test_queue_all_heads_and_show(project):
     project.dvc("exp", "run", "--queue", "-S", "head=fc,csra,mldecoder")
     # Queued runs happen in copies of the repository and must run those copies' code, not
     # the workspace's (which may be mid-edit): break the workspace's library meanwhile.
-    evaluation = project.path / "pano360/evaluation.py"
+    evaluation = project.path / "pano360/evaluation/report.py"
     original = evaluation.read_text()
     evaluation.write_text("raise RuntimeError('the workspace code ran')\n" + original)
     project.dvc("queue", "start")

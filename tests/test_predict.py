@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from pano360.cli import main
-from pano360.data import build_transform, open_rgb
-from pano360.demo import generate
-from pano360.model import build_model, checkpoint_payload, data_config
-from pano360.predict import collect_inputs
-from pano360.prepare import PrepareParams, prepare_bytes, settings
+from pano360.data.dataset import build_transform, open_rgb
+from pano360.data.demo import generate
+from pano360.model.backbone import build_model, checkpoint_payload, data_config
+from pano360.use.predict import collect_inputs
+from pano360.data.prepare import PrepareParams, prepare_bytes, settings
 
 CLASSES = ["bench", "building", "car", "person", "pole", "sign", "tree", "water"]
 SPEC = settings(PrepareParams(), img_size=64, min_scale=1.0)
@@ -53,7 +53,7 @@ def test_predict_halves_and_panoramas(assets, tmp_path):
             assert pano[f"p_{c}"] == pair[f"p_{c}"].max()
             assert pano[c] == pair[c].max()
     # probabilities match running the model on the half written to disk by split_images
-    from pano360.panorama import split_file
+    from pano360.data.panorama import split_file
     split_file(root / "raw/panoramas/pano_0000.jpg", tmp_path / "halves")
     cfg = data_config(model, 64)
     prepared = prepare_bytes(tmp_path / "halves/pano_0000_left.jpg", SPEC)  # as prepare_halves writes it

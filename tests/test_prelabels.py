@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pano360.cli import main
-from pano360.labels import load_labels
+from pano360.labels.table import load_labels
 
 OPTION = {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
           "properties": {"name": {"type": "string", "minLength": 1},

@@ -14,7 +14,7 @@ import yaml
 from safetensors.torch import save_file
 
 from dvc_project import make_project
-from pano360.model import load_checkpoint
+from pano360.model.backbone import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pano360.rawdata import RawDataError, find_label_file
+from pano360.data.rawdata import RawDataError, find_label_file
 
 
 def test_the_label_file_is_found_by_name(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pano360.demo import generate
-from pano360.labels import load_labels
+from pano360.data.demo import generate
+from pano360.labels.table import load_labels
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

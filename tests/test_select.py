@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from pano360.cli import main
-from pano360.predict import collect_inputs
-from pano360.select import decision_uncertainty, rank
+from pano360.use.predict import collect_inputs
+from pano360.labels.select import decision_uncertainty, rank
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from pano360.thresholds import (
+from pano360.evaluation.thresholds import (
     STRATEGIES,
     compare_strategies,
     evaluate_thresholds,

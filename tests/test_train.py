@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import pano360.train as train_mod
-from pano360.demo import generate
+import pano360.training.distributed as distributed
+from pano360.data.demo import generate
 from pano360.io import write_csv, write_json
-from pano360.labels import load_labels
-from pano360.panorama import split_folder
-from pano360.partition import partition
-from pano360.prepare import PrepareParams, prepare_folder, settings
-from pano360.train import Paths, TrainingError, train
+from pano360.labels.table import load_labels
+from pano360.data.panorama import split_folder
+from pano360.data.partition import partition
+from pano360.data.prepare import PrepareParams, prepare_folder, settings
+from pano360.training.loop import Paths, TrainingError, train
 
 HERE = Path(__file__).parent
 
@@ -88,7 +88,7 @@ def test_deterministic_on_cpu(splits, tmp_path):
 
 
 def test_nan_loss_stops_with_the_step_and_writes_nothing(splits, tmp_path, monkeypatch):
-    monkeypatch.setattr(train_mod, "build_loss", lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
+    monkeypatch.setattr("pano360.training.loop.build_loss", lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1"):
         train(config(), paths(splits, tmp_path), show_progress=False)
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "last.pt").exists()
@@ -148,9 +148,9 @@ def test_collective_tensors_live_on_the_training_device(monkeypatch):
     the first epoch end. On a CPU the training device is the default one, so make the default
     another (meta): a tensor created without the training device then shows up."""
     calls = []
-    monkeypatch.setattr(train_mod.dist, "broadcast", lambda tensor, src: calls.append(tensor.device))
+    monkeypatch.setattr(distributed.dist, "broadcast", lambda tensor, src: calls.append(tensor.device))
     with torch.device("meta"):
-        assert train_mod.broadcast_flag(True, torch.device("cpu"), world=2) is True
+        assert distributed.broadcast_flag(True, torch.device("cpu"), world=2) is True
     assert calls == [torch.device("cpu")]
 
 

@@ -1,4 +1,4 @@
-"""Run pano360.train.train from a JSON file (for tests that need a separate process).
+"""Run pano360.training.loop.train from a JSON file (for tests that need a separate process).
 
 ``"kill_after_epoch": k`` in the spec makes the process SIGKILL itself right after the resume
 state of epoch k (0-based) is saved: an interruption at a known point, without races.
@@ -8,21 +8,21 @@ import os
 import signal
 import sys
 
-import pano360.train as train_mod
-from pano360.train import Paths, train
+from pano360.training.loop import Paths, train
+from pano360.training.resume import ResumeState
 
 if __name__ == "__main__":
     spec = json.loads(open(sys.argv[1]).read())
     kill_after = spec.get("kill_after_epoch")
     if kill_after is not None:
-        save = train_mod._save_resume
+        save = ResumeState.save
 
-        def save_then_die(path, model, optimizer, scaler, ema, epoch, *rest):
-            save(path, model, optimizer, scaler, ema, epoch, *rest)
-            if epoch == kill_after:
+        def save_then_die(self, *args):
+            save(self, *args)
+            if self.epoch == kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        train_mod._save_resume = save_then_die
+        ResumeState.save = save_then_die
     if spec.get("record_collectives"):
         # every tensor handed to a torch.distributed collective, with the training device
         import torch.distributed as dist
@@ -36,7 +36,6 @@ if __name__ == "__main__":
                 seen.append([_name] + [str(t.device) for t in tensors])
                 return _original(*args, **kwargs)
             setattr(dist, name, wrapper)
-            setattr(train_mod.dist, name, wrapper)
     result = train(spec["cfg"], Paths(**spec["paths"]), show_progress=False)
     if spec.get("record_collectives"):
         result = dict(result, collectives=seen)

@@ -1,0 +1,5 @@
+import sys
+
+from pano360.data.demo.generate import main
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""Training-resolution halves: each half decoded once, reduced to the size training needs, and
+stored small, so no epoch decodes a 4096² JPEG again.
+
+The prepared size follows ``model.img_size`` and the random-resized-crop range
+(``train.augment.scale``): a crop keeping a share ``s`` of the area is ``sqrt(s)`` of the side,
+so the prepared side is ``img_size / sqrt(min scale)`` (at most twice ``img_size``), and
+exactly ``img_size`` when training never crops — then the prepared pixels are the network's
+input. Training, tune_thresholds and evaluate read the prepared halves; ``pano360 predict``
+runs :func:`prepare_bytes` on each half in memory, so it sees the very same pixels.
+
+Reduction: JPEG halves are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
+at least the prepared size (libjpeg's "draft" mode, ~10× faster on 4096² halves), then
+resized with Pillow's antialiased bicubic filter; every other format is decoded fully.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from PIL import Image
+from pydantic import Field, NonNegativeInt
+
+from pano360.io import atomic_dir
+from pano360.params import Section
+from pano360.data.pixels import to_rgb
+from pano360.progress import progress
+from pano360.errors import Pano360Error
+
+Image.MAX_IMAGE_PIXELS = 1_000_000_000
+SUFFIX = {"jpeg": ".jpg", "png": ".png"}
+MAX_FACTOR = 2.0  # prepared side at most this times img_size, whatever the crop range
+
+
+class PrepareError(Pano360Error, RuntimeError):
+    pass
+
+
+class PrepareParams(Section):
+    """params.yaml ``prepare``: how the training-resolution halves are stored."""
+    size: Union[Literal["auto"], Annotated[int, Field(ge=16)]] = "auto"
+    format: Literal["jpeg", "png"] = "jpeg"   # png: lossless, ~5× the disk
+    quality: Annotated[int, Field(ge=50, le=100)] = 95   # jpeg quality (chroma kept at full resolution)
+    reduced_decode: bool = True               # decode JPEG halves at reduced DCT scale
+    workers: NonNegativeInt = 0               # processes; 0 = all cores
+
+
+def prepared_size(size, img_size: int, min_scale: float) -> int:
+    """The prepared side: ``size`` itself, or (auto) what the crop range needs."""
+    if size != "auto":
+        return int(size)
+    if min_scale >= 1.0:
+        return int(img_size)
+    return int(math.ceil(img_size * min(MAX_FACTOR, 1.0 / math.sqrt(min_scale))))
+
+
+SPEC_KEYS = ("size", "format", "quality", "reduced_decode", "filter", "subsampling")
+
+
+def settings(params: PrepareParams, img_size: int, min_scale: float) -> dict:
+    """Everything that decides the prepared pixels; stored with the halves and in the model."""
+    return {"size": prepared_size(params.size, img_size, min_scale), "format": params.format,
+            "quality": params.quality, "reduced_decode": params.reduced_decode,
+            "filter": "bicubic", "subsampling": "4:4:4"}
+
+
+def prepared_name(image: str, fmt: str) -> str:
+    """File name of a half's prepared image (the half's stem, the format's extension)."""
+    return Path(image).stem + SUFFIX[fmt]
+
+
+def stored_names(images, spec: dict | None) -> list[str]:
+    """The files that hold ``images`` (half names) on disk: the prepared ones when ``spec``
+    describes a prepared folder, the halves themselves when it is None."""
+    return list(images) if spec is None else [prepared_name(i, spec["format"]) for i in images]
+
+
+def prepare_image(source, spec: dict) -> Image.Image:
+    """Open a half (path or file object) and return it reduced to the prepared size (RGB)."""
+    size = spec["size"]
+    with Image.open(source) as img:
+        if spec["reduced_decode"] and img.format == "JPEG":
+            img.draft("RGB", (size, size))  # smallest DCT scale still >= size on both sides
+        img.load()
+        rgb = to_rgb(img)
+        if rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
+        return rgb
+
+
+def encode(image: Image.Image, spec: dict) -> bytes:
+    buf = io.BytesIO()
+    if spec["format"] == "jpeg":
+        image.save(buf, "JPEG", quality=spec["quality"], subsampling=0)
+    else:
+        image.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def prepare_bytes(source, spec: dict) -> bytes:
+    """The prepared file's bytes for one half: what the stage writes and predict decodes."""
+    return encode(prepare_image(source, spec), spec)
+
+
+def _prepare_one(args) -> tuple[str, str | None]:
+    src, dst, spec = args
+    try:
+        Path(dst).write_bytes(prepare_bytes(src, spec))
+        return str(src), None
+    except Exception as exc:  # reported together at the end
+        return str(src), f"{type(exc).__name__}: {exc}"
+
+
+def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: int = 0,
+                   show_progress: bool = True) -> dict:
+    """Write the prepared image of every half in ``images`` into a fresh ``out_dir``."""
+    names: dict[str, str] = {}
+    for image in images:
+        name = prepared_name(image, spec["format"])
+        if name in names:
+            raise PrepareError(f"halves {names[name]} and {image} would both be prepared as {name}; "
+                               f"rename one of the panoramas")
+        names[name] = image
+    workers = workers or os.cpu_count() or 1
+    failed = []
+    with atomic_dir(out_dir) as tmp:
+        jobs = [(Path(halves_dir) / image, tmp / name, spec) for name, image in names.items()]
+        bar = progress(total=len(jobs), desc="prepare halves", unit="half", disable=not show_progress)
+        parallel = workers > 1 and len(jobs) > 1
+        # the pool's context ends its processes on any exit, an exception included
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) if parallel else contextlib.nullcontext() as pool:
+            for src, error in (pool.map(_prepare_one, jobs, chunksize=8) if parallel else map(_prepare_one, jobs)):
+                if error:
+                    failed.append(f"{src}: {error}")
+                bar.update()
+        bar.close()
+        if failed:
+            raise PrepareError(f"{len(failed)} half image(s) could not be prepared:\n  " + "\n  ".join(failed[:20])
+                               + "\nRe-create them with `dvc repro --force split_images`.")
+    return {"halves": len(jobs), **spec}
+
+
+def read_prepared(path) -> dict | None:
+    """The prepare stage's settings (None when no file is given: halves used as they are)."""
+    if path is None:
+        return None
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PrepareError(f"{path} does not exist; run `dvc repro prepare_halves`") from None
+    return {k: spec[k] for k in SPEC_KEYS}
+
+
+def bytes_on_disk(folder) -> int:
+    return sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file())
+
+
+__all__ = ["PrepareError", "PrepareParams", "prepare_bytes", "prepare_folder", "prepared_name",
+           "prepared_size", "settings", "stored_names"]

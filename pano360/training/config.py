@@ -1,0 +1,72 @@
+"""What training reads from params.yaml, and where it reads and writes (shared by the
+training modules, below all of them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+
+from pano360.data.dataset import AugmentParams
+from pano360.errors import Pano360Error
+from pano360.model.backbone import ModelParams
+from pano360.model.heads import HeadName, HeadsParams
+from pano360.model.losses import AslParams
+from pano360.params import Section
+
+
+class TrainingError(Pano360Error, RuntimeError):
+    pass
+
+
+class TrainParams(Section):
+    """params.yaml ``train``: the training loop."""
+    seed: int = 0
+    epochs: PositiveInt = 30
+    batch_size: PositiveInt = 16         # global batch (split across train.nproc processes)
+    lr: PositiveFloat = 0.005
+    weight_decay: NonNegativeFloat = 0.05
+    # layer-wise lr decay: the backbone's layer k below the head learns at lr × layer_decay^k;
+    # 1 = off (transformer finetuning recipes use 0.65-0.85)
+    layer_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
+    warmup_epochs: NonNegativeFloat = 1
+    grad_accum: PositiveInt = 1
+    clip_grad: NonNegativeFloat = 1.0    # max gradient norm; 0 = off
+    loss: Literal["bce", "asl"] = "bce"
+    asl: AslParams = AslParams()         # options of loss: asl
+    ema: bool = False
+    ema_decay: Annotated[float, Field(gt=0, lt=1)] = 0.998
+    early_stop_patience: NonNegativeInt = 8   # epochs without a better val mAP; 0 = off
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    channels_last: bool = True           # GPU only
+    workers: NonNegativeInt = 0          # DataLoader processes per training process
+    nproc: PositiveInt = 1               # training processes (DDP) on this machine
+    backend: Literal["auto", "nccl", "gloo"] = "auto"   # DDP backend; auto: nccl on GPU
+    cache_images: Union[Literal["auto"], bool] = "auto"   # decoded halves in RAM; auto: if they fit in 2 GB
+    monitor_system: bool = True          # CPU/RAM/GPU curves in dvclive
+    augment: AugmentParams = AugmentParams()
+
+
+class TrainingConfig(Section):
+    """What training reads from params.yaml: ``head``, ``heads``, ``model``, ``train``."""
+    head: HeadName = "csra"
+    heads: HeadsParams = HeadsParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+
+
+@dataclass
+class Paths:
+    train_csv: str
+    val_csv: str
+    image_dir: str            # the prepared halves (or, without ``prepared``, the halves as they are)
+    prepared: Optional[str] = None   # the prepare stage's settings file (data/interim/prepared.json)
+    label_schema: Optional[str] = None   # where each class comes from in the export (load_labels)
+    best: str = "models/model.pt"
+    last: str = "models/last.pt"
+    resume_dir: str = "models/.resume"
+    live_dir: str = "dvclive"
+    metrics: Optional[str] = None   # JSON with the best val mAP and the epochs run (the stage: metrics/train.json)
+    # What the resume fingerprint covers besides the config; None: the splits, the images and
+    # the pano360 package. The train stage passes its dvc.yaml deps.
+    deps: Optional[list[str]] = field(default=None)

@@ -1,0 +1,326 @@
+"""The training loop, readable top to bottom (in the spirit of nanoGPT's train.py).
+
+``train(cfg, paths)`` finetunes backbone + head on the train split, validates every epoch on
+val (mAP), keeps the best and the last checkpoint, and logs to dvclive. Works single-process
+or under ``torchrun`` (DDP; gloo on CPU, nccl on GPU); only rank 0 logs and writes.
+``train.batch_size`` is the global batch: with N processes each takes batch_size / N, and
+every sample's augmentation depends only on (seed, epoch, sample), so N processes follow
+the same recipe as one. An interrupted run continues from its resume state when started
+again with the same configuration, code and data.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from pano360.data.dataset import HalfImages, build_transform, cache_fits, read_split
+from pano360.data.prepare import read_prepared, stored_names
+from pano360.evaluation.metrics import mean_ap
+from pano360.io import save_torch, write_json
+from pano360.model.backbone import build_model, checkpoint_payload, data_config
+from pano360.model.heads import head_lr_mult
+from pano360.model.losses import build_loss
+from pano360.params import flatten
+from pano360.progress import progress
+from pano360.training.config import Paths, TrainingConfig, TrainingError, TrainParams
+from pano360.training.distributed import EpochSampler, broadcast_flag, quiet_worker, seed_everything, \
+    setup_distributed
+from pano360.training.logging import log_epoch, loggable, start_live
+from pano360.training.optim import lr_factor, param_groups
+from pano360.training.phases import PHASES, interrupt_at
+from pano360.training.resume import ResumeState, resume_path
+from pano360.use.inference import autocast, autocast_dtype, predict
+
+
+def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
+          before_save=None, on_phase=None) -> dict:
+    """Train with ``cfg`` (params.yaml's ``head``, ``heads``, ``model``, ``train``).
+
+    ``before_save`` (rank 0) is called before the checkpoints are written; an exception there
+    leaves no model behind (the stage checks that params.yaml did not change meanwhile).
+    ``on_phase(name)`` is called as the run reaches each of :data:`PHASES` (tests interrupt
+    training there, see :func:`interrupt_at`)."""
+    cfg = cfg if isinstance(cfg, TrainingConfig) else TrainingConfig.model_validate(cfg)
+    t, phase = cfg.train, on_phase or (lambda name: None)
+
+    # --- setup: processes, data, model, optimiser
+    rank, world, device = setup_distributed(t.backend)
+    main = rank == 0
+    if t.batch_size % world:
+        raise TrainingError(f"train.batch_size {t.batch_size} is the global batch and must divide by "
+                            f"train.nproc {world}")
+    seed_everything(t.seed)
+    train_frame, val_frame, classes = _read_splits(paths)
+    model, head_options, lr_mult = _build_model(cfg, len(classes))
+    data_cfg = data_config(model, cfg.model.img_size)
+    spec = read_prepared(paths.prepared)
+    # read now, not after the last epoch: a missing file must not cost a whole training run
+    labels = json.loads(Path(paths.label_schema).read_text()) if paths.label_schema else None
+    if spec is not None and spec["size"] < cfg.model.img_size:
+        print(f"train: warning: the prepared halves are {spec['size']} px, smaller than model.img_size "
+              f"{cfg.model.img_size}: training upsamples them (set prepare.size: auto)", flush=True)
+    train_loader, val_loader, sampler = build_loaders(train_frame, val_frame, classes, data_cfg, spec, paths, t,
+                                                      rank, world, device)
+    channels_last = device.type == "cuda" and t.channels_last
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    amp_dtype = autocast_dtype(t.precision, device)
+    opt = _build_optimisation(model, t, lr_mult, len(classes), len(train_loader), device)
+    optimizer, scaler, ema = opt.optimizer, opt.scaler, opt.ema
+    ddp_model = DistributedDataParallel(model) if world > 1 else model
+
+    # --- resume: a state from an interrupted run with the same config, code and data
+    state_path = resume_path(cfg, paths, main)
+    state = ResumeState()
+    if state_path.is_file():
+        state = ResumeState.load(state_path, model, optimizer, scaler, ema, device)
+        if main:
+            print(f"train: resuming run {state_path.stem} after epoch {state.epoch + 1} "
+                  f"(best val mAP so far {state.best:.4f})", flush=True)
+
+    live = None
+    try:
+        phase("start")
+        if main:
+            live = start_live(paths.live_dir, loggable(flatten(cfg.model_dump(mode="json"))), t.monitor_system,
+                              on_started=lambda: phase("live"))
+            for record in state.history:  # replay epochs logged before an interruption
+                log_epoch(live, record)
+
+        # --- the epoch loop
+        epoch_bar = progress(total=t.epochs, desc="epochs", unit="epoch", disable=not (main and show_progress))
+        epoch_bar.update(state.epoch + 1)
+        stopped_early = False
+        for epoch in range(state.epoch + 1, t.epochs):
+            sampler.set_epoch(epoch)
+            t0 = time.perf_counter()
+            loss, seen = train_one_epoch(ddp_model, model, train_loader, opt, state, epoch, t, device, amp_dtype,
+                                         channels_last, world, phase, show_progress and main)
+            train_time = time.perf_counter() - t0
+            stop = False
+            if main:
+                eval_model = ema.module if ema is not None else model
+                probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate",
+                                             show=show_progress)
+                phase("validate")
+                if not np.isfinite(probs).all():
+                    raise TrainingError(_non_finite_message(
+                        f"the model's validation scores became NaN/inf after epoch {epoch + 1} (the "
+                        f"weights diverged)", t))
+                record = {"epoch": epoch + 1, "train/loss": loss, "val/loss": val_loss,
+                          "val/mAP": mean_ap(y, probs), "lr": optimizer.param_groups[0]["lr"],
+                          "epoch_time_s": time.perf_counter() - t0,
+                          "train/images_per_s": seen * world / max(train_time, 1e-9)}
+                improved = _record_epoch(state, record, eval_model, live)
+                print(f"train: epoch {epoch + 1}/{t.epochs} loss {loss:.4f} val loss "
+                      f"{val_loss:.4f} val mAP {record['val/mAP']:.4f}{' *' if improved else ''} "
+                      f"({record['train/images_per_s']:.1f} img/s)", flush=True)
+                state.epoch = epoch
+                phase("resume_write")
+                state.save(state_path, model, optimizer, scaler, ema)
+                phase("epoch_end")
+                stop = bool(t.early_stop_patience and state.bad_epochs >= t.early_stop_patience
+                            and epoch + 1 < t.epochs)
+            epoch_bar.update()
+            if broadcast_flag(stop, device, world):
+                stopped_early = True
+                if main:
+                    print(f"train: early stop: val mAP did not improve for {t.early_stop_patience} epochs",
+                          flush=True)
+                break
+        epoch_bar.close()
+
+        # --- save: the last and the best checkpoint, then forget the resume state
+        result = {}
+        if main:
+            if before_save is not None:
+                before_save()
+            phase("save")
+            eval_model = ema.module if ema is not None else model
+            _save_checkpoints(paths, model, eval_model, state, stopped_early, cfg, head_options, classes, data_cfg,
+                              spec, labels)
+            result = {"best_val_mAP": state.best, "epochs_run": len(state.history),
+                      "stopped_early": stopped_early, "classes": classes}
+            live.summary["best_val_mAP"] = state.best
+            if paths.metrics:
+                write_json(paths.metrics, {"val_mAP": round(state.best, 4), "epochs": len(state.history)})
+            state_path.unlink(missing_ok=True)
+        if world > 1:
+            torch.distributed.barrier()
+        return result
+    finally:
+        try:
+            phase("end")
+        finally:
+            # dvclive's system monitor is a non-daemon thread: without end() the process would
+            # never exit after an error or Ctrl-C.
+            if live is not None:
+                live.end()
+            if world > 1 and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
+
+
+def train_one_epoch(ddp_model, model, loader, opt: "Optimisation", state: ResumeState, epoch: int,
+                    t: TrainParams, device, amp_dtype, channels_last: bool, world: int, phase,
+                    show: bool) -> tuple[float, int]:
+    """One pass over the train split (gradient accumulation, clipping, schedule, EMA);
+    returns the mean loss and the images this process saw. ``state.step`` counts the
+    optimizer steps."""
+    ddp_model.train()
+    loss_sum, batches, seen = 0.0, 0, 0
+    bar = progress(loader, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch", disable=not show, leave=False)
+    opt.optimizer.zero_grad(set_to_none=True)
+    for i, (images, targets) in enumerate(bar):
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        targets = targets.to(device, non_blocking=True)
+        last_micro = (i + 1) % t.grad_accum == 0 or i + 1 == len(loader)
+        sync = ddp_model.no_sync() if (world > 1 and not last_micro) else contextlib.nullcontext()
+        with sync, autocast(device, amp_dtype):
+            loss = opt.loss_fn(ddp_model(images), targets)
+        phase("batch")
+        if not torch.isfinite(loss):
+            raise TrainingError(_non_finite_message(
+                f"loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1} (batch {i + 1})", t))
+        with sync:
+            opt.scaler.scale(loss / t.grad_accum).backward()
+        loss_sum += loss.item()
+        batches += 1
+        seen += images.shape[0]
+        if last_micro:
+            opt.step(model, state.step, t.clip_grad)
+            state.step += 1
+            if opt.ema is not None:
+                opt.ema.update(model, step=state.step)
+        bar.set_postfix(loss=f"{loss_sum / batches:.4f}", refresh=False)
+    bar.close()
+    return loss_sum / max(1, batches), seen
+
+
+@dataclass
+class Optimisation:
+    """Optimiser, loss scaler, EMA, loss and learning-rate schedule of one run."""
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    ema: object
+    loss_fn: torch.nn.Module
+    base_lrs: list[float]
+    total_steps: int
+    warmup: int
+
+    def step(self, model, step: int, clip_grad: float) -> None:
+        """Optimizer step ``step`` (0-based) at the schedule's learning rate."""
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = base * lr_factor(step, self.total_steps, self.warmup)
+        if clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+def _build_optimisation(model, t: TrainParams, lr_mult: float, num_classes: int, batches_per_epoch: int,
+                        device) -> Optimisation:
+    steps_per_epoch = max(1, batches_per_epoch // t.grad_accum)
+    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay, t.lr, lr_mult, t.layer_decay),
+                                  lr=t.lr, betas=(0.9, 0.999))
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(t.precision, device) == torch.float16)
+    loss_fn = build_loss(t.loss, num_classes, **t.asl.model_dump())
+    ema = None
+    if t.ema:
+        from timm.utils import ModelEmaV3
+        ema = ModelEmaV3(model, decay=t.ema_decay, device=device)
+    return Optimisation(optimizer, scaler, ema, loss_fn, [g["lr"] for g in optimizer.param_groups],
+                        total_steps=t.epochs * steps_per_epoch, warmup=int(round(t.warmup_epochs * steps_per_epoch)))
+
+
+def _read_splits(paths: Paths):
+    train_frame, classes = read_split(paths.train_csv)
+    val_frame, val_classes = read_split(paths.val_csv)
+    if val_classes != classes:
+        raise TrainingError(f"{paths.val_csv} has classes {val_classes}, {paths.train_csv} has {classes}")
+    if len(train_frame) == 0 or len(val_frame) == 0:
+        raise TrainingError("train and val splits must both hold images; check partition.fractions")
+    return train_frame, val_frame, classes
+
+
+def _build_model(cfg: TrainingConfig, num_classes: int):
+    """Backbone + head, the head's options (without lr_mult) and its learning-rate multiplier."""
+    head_params = getattr(cfg.heads, cfg.head).model_dump()
+    head_options = {k: v for k, v in head_params.items() if k != "lr_mult"}
+    pretrained = bool(cfg.model.pretrained or cfg.model.pretrained_file)
+    try:
+        model = build_model(cfg.model.model_dump(), cfg.head, head_options, num_classes)
+    except ValueError as exc:  # model.name / kwargs / weights file: the message says what to do
+        raise TrainingError(str(exc)) from None
+    return model, head_options, head_lr_mult(cfg.head, head_params, pretrained)
+
+
+def build_loaders(train_frame, val_frame, classes, data_cfg, spec, paths: Paths, t: TrainParams, rank: int,
+                  world: int, device):
+    """Train and val loaders. The same sampler for 1 or N processes: N processes see, step by
+    step, the very samples one process would (each rank a strided share of one permutation)."""
+    def dataset(frame, transform, seed=0):
+        names = stored_names(frame["image"], spec)
+        size = spec["size"] if spec is not None else 4096  # unprepared halves: assume large
+        return HalfImages(frame, paths.image_dir, classes, transform, names,
+                          cache=cache_fits(len(frame), size, t.cache_images), seed=seed)
+
+    train_set = dataset(train_frame, build_transform(data_cfg, True, t.augment), seed=t.seed)
+    val_set = dataset(val_frame, build_transform(data_cfg, False))
+    batch = t.batch_size // world
+    sampler = EpochSampler(DistributedSampler(train_set, world, rank, shuffle=True, seed=t.seed))
+    loader_kw = dict(num_workers=t.workers, pin_memory=device.type == "cuda",
+                     worker_init_fn=quiet_worker, persistent_workers=t.workers > 0,
+                     multiprocessing_context="spawn" if t.workers > 0 else None)
+    train_loader = DataLoader(train_set, batch_size=batch, sampler=sampler,
+                              drop_last=len(train_set) >= 2 * t.batch_size, **loader_kw)
+    val_loader = DataLoader(val_set, batch_size=batch, shuffle=False, **loader_kw)
+    return train_loader, val_loader, sampler
+
+
+def _record_epoch(state: ResumeState, record: dict, eval_model, live) -> bool:
+    """Add the epoch to the history and the curves; keep the weights if val mAP improved."""
+    state.history.append(record)
+    log_epoch(live, record)
+    if record["val/mAP"] > state.best:
+        state.best, state.bad_epochs = record["val/mAP"], 0
+        state.best_state = {k: v.detach().cpu().clone() for k, v in eval_model.state_dict().items()}
+        return True
+    state.bad_epochs += 1
+    return False
+
+
+def _save_checkpoints(paths: Paths, model, eval_model, state: ResumeState, stopped_early: bool,
+                      cfg: TrainingConfig, head_options, classes, data_cfg, spec, labels) -> None:
+    common = dict(model_cfg=cfg.model.model_dump(mode="json"), head_options=head_options, classes=classes,
+                  data_cfg=data_cfg, prepare=spec, labels=labels, best_val_mAP=state.best,
+                  epochs_run=len(state.history), stopped_early=stopped_early)
+    save_torch(paths.last, checkpoint_payload(model, **common, state_dict=eval_model.state_dict(),
+                                              epoch=len(state.history)))
+    save_torch(paths.best, checkpoint_payload(model, **common, state_dict=state.best_state,
+                                              epoch=1 + int(np.argmax([r["val/mAP"] for r in state.history]))))
+
+
+def _non_finite_message(what: str, t: TrainParams) -> str:
+    settings = [f"train.lr {t.lr:g}", f"train.clip_grad {t.clip_grad:g}" + ("" if t.clip_grad else " (off)"),
+                f"train.precision {t.precision}", f"train.loss {t.loss}"]
+    advice = ["lower train.lr"]
+    if not t.clip_grad:
+        advice.append("set train.clip_grad (e.g. 1.0)")
+    if t.precision == "fp16":
+        advice.append("use train.precision bf16 or fp32")
+    advice.append("check the input images")
+    return f"{what} with {', '.join(settings)}; {', '.join(advice)}. No model was written."
+
+
+__all__ = ["PHASES", "Paths", "TrainParams", "TrainingConfig", "TrainingError", "interrupt_at", "train"]

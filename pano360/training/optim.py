@@ -1,0 +1,44 @@
+"""The optimiser's parameter groups and the learning-rate schedule."""
+from __future__ import annotations
+
+import math
+
+from timm.optim import param_groups_layer_decay, param_groups_weight_decay
+
+from pano360.training.config import TrainingError
+
+
+def lr_factor(step: int, total: int, warmup: int, min_factor: float = 0.01) -> float:
+    """Linear warm-up from 0, then cosine decay to ``min_factor`` of the peak."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress_ = (step - warmup) / max(1, total - warmup)
+    return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
+
+
+def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float,
+                 layer_decay: float = 1.0) -> list[dict]:
+    """Optimizer groups from timm's own helpers: no weight decay on biases, norms and what the
+    backbone's ``no_weight_decay()`` names (SwinV2's logit_scale and cpb_mlp, ViT's pos_embed
+    and class/register tokens); with ``layer_decay`` < 1 each backbone layer learns at
+    ``lr × layer_decay^(depth below the head)``; the head at ``lr × head_lr_mult``."""
+    backbone, head = model.backbone, model.head
+    no_decay = set(getattr(backbone, "no_weight_decay", lambda: set())())
+    if layer_decay < 1.0:
+        groups = param_groups_layer_decay(backbone, weight_decay=weight_decay, no_weight_decay_list=no_decay,
+                                          layer_decay=layer_decay)
+        for g in groups:  # the head sits above the last block (timm's/BEiT's convention)
+            g["lr"] = lr * g.pop("lr_scale", 1.0) * layer_decay
+    else:
+        groups = param_groups_weight_decay(backbone, weight_decay, no_weight_decay_list=no_decay)
+        for g in groups:
+            g["lr"] = lr
+    head_groups = param_groups_weight_decay(head, weight_decay)
+    for g in head_groups:
+        g["lr"] = lr * head_lr_mult
+    groups += head_groups
+    grouped = {id(p) for g in groups for p in g["params"]}
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    if grouped != trainable:  # a parameter outside backbone and head would never be trained
+        raise TrainingError(f"{len(trainable - grouped)} trainable parameter(s) are in no optimizer group")
+    return groups

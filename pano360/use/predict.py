@@ -1,0 +1,209 @@
+"""Predict on new panoramas: split in memory, batch the halves through the model, apply the
+tuned thresholds, and report per half and per panorama (a class is present when either half
+has it; its score is the max of the halves, exactly as the evaluate stage aggregates)."""
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from pano360.data.dataset import build_transform, open_rgb
+from pano360.use.inference import autocast, autocast_dtype, default_device, score_table
+from pano360.io import atomic_path
+from pano360.model.backbone import load_checkpoint
+from pano360.data.naming import DEFAULT_PATTERN, half_name
+from pano360.data.panorama import IMAGE_SUFFIXES, encode_halves
+from pano360.data.prepare import prepare_bytes
+from pano360.progress import progress
+from pano360.evaluation.thresholds import ThresholdsFileError, read_thresholds_file
+from pano360.errors import Pano360Error
+
+FORMATS = ("csv", "jsonl", "parquet", "labelbox")
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".ndjson": "labelbox"}
+_SHOWN = 10
+
+
+class PredictError(Pano360Error, RuntimeError):
+    pass
+
+
+def _listing(paths) -> str:
+    paths = [str(p) for p in paths]
+    return ", ".join(paths[:_SHOWN]) + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
+
+
+def collect_inputs(items: list[str]) -> list[Path]:
+    """Panorama files, folders (searched recursively) and ``@list.txt`` files (one path per
+    line, relative to the list; ``#`` comments). Every problem is found before any work:
+    a path that does not exist, a file that is not an image, a folder without images."""
+    found: list[Path] = []
+    missing, not_images, empty = [], [], []
+
+    def add(path: Path, where: str = "") -> None:
+        if path.is_dir():
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                empty.append(f"{path}{where}")
+            found.extend(images)
+        elif not path.exists():
+            missing.append(f"{path}{where}")
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            not_images.append(f"{path}{where}")
+        else:
+            found.append(path)
+
+    for item in items:
+        if item.startswith("@"):
+            listing = Path(item[1:])
+            if not listing.is_file():
+                raise PredictError(f"list file {listing} does not exist")
+            for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    entry = Path(line)
+                    add(entry if entry.is_absolute() else listing.parent / entry, f" ({listing}:{number})")
+        else:
+            add(Path(item))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} input(s) do not exist: {_listing(missing)}")
+    if not_images:
+        problems.append(f"{len(not_images)} input(s) are not panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}): "
+                        f"{_listing(not_images)}; to pass a file that lists paths, write @{not_images[0]}")
+    if empty:
+        problems.append(f"folder(s) without panoramas: {_listing(empty)}")
+    if problems:
+        raise PredictError("; ".join(problems))
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise PredictError("no panoramas given")
+    return unique
+
+
+def output_format(out: Path, fmt: str | None) -> str:
+    """The table format: from ``--out``'s extension, or ``fmt``; a clash is an error."""
+    if out.is_dir():
+        raise PredictError(f"--out {out} is a folder; give a file name, e.g. {out / 'predictions.csv'}")
+    from_ext = EXTENSIONS.get(out.suffix.lower())
+    if fmt and from_ext and fmt != from_ext:
+        raise PredictError(f"--format {fmt} does not match --out {out} (a {from_ext} name); "
+                           f"change one of them")
+    if not (fmt or from_ext):
+        raise PredictError(f"cannot tell the format from --out {out}: name it .csv, .jsonl, .parquet or "
+                           f".ndjson (LabelBox pre-labels), or give --format")
+    return fmt or from_ext
+
+
+def check_output(out: Path) -> None:
+    """Fail before any work if ``out`` (and its panorama table) cannot be written."""
+    for path in (out, panorama_table_path(out)):
+        if path.is_dir():
+            raise PredictError(f"--out {path} is a folder; give a file name, e.g. {path / 'predictions.csv'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise PredictError(f"cannot write --out {out}: {exc.strerror or exc}") from None
+
+
+class _Halves(Dataset):
+    """Halves (encoded as split_images writes them), prepared in memory as the prepare stage
+    prepares them on disk, so evaluate's and predict's scores agree."""
+
+    def __init__(self, halves: list[bytes], transform, spec: dict | None):
+        self.halves, self.transform, self.spec = halves, transform, spec
+
+    def __len__(self):
+        return len(self.halves)
+
+    def __getitem__(self, i):
+        data = self.halves[i]
+        if self.spec is not None:
+            data = prepare_bytes(io.BytesIO(data), self.spec)
+        return self.transform(open_rgb(io.BytesIO(data))), torch.zeros(0)
+
+
+@dataclass
+class Prediction:
+    halves: pd.DataFrame
+    panoramas: pd.DataFrame
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    label_schema: dict | None = None   # where the classes came from in the training labels
+    thresholds: np.ndarray | None = None   # the decision thresholds used
+
+
+def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batch_size: int = 32,
+                      chunk: int = 64, name_pattern: str = DEFAULT_PATTERN,
+                      show_progress: bool = True) -> Prediction:
+    """Probabilities and decisions for every readable panorama; unreadable ones are listed."""
+    device = default_device()
+    model, ckpt = load_checkpoint(model_path, map_location=device)  # errors before any work
+    classes = ckpt["classes"]
+    try:
+        thresholds = read_thresholds_file(thresholds_path, classes) if thresholds_path else np.full(len(classes), 0.5)
+    except ThresholdsFileError as exc:
+        raise PredictError(str(exc)) from None
+    model.to(device)
+    data_cfg = ckpt["data_config"]
+    transform, spec = build_transform(data_cfg, False), ckpt.get("prepare")
+    amp = autocast_dtype("auto", device)
+    rows, probs, failed = [], [], []
+    bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
+    for start in range(0, len(inputs), chunk):  # bounded memory for large batches of 8K JPEGs
+        encoded = []
+        for path in inputs[start:start + chunk]:
+            try:
+                halves, _ = encode_halves(path)
+            except Exception as exc:
+                failed.append((str(path), f"{type(exc).__name__}: {exc}"))
+                bar.update()
+                continue
+            for side, data, _ in halves:
+                rows.append({"image": half_name(path.stem, side, path.suffix, name_pattern), "panorama": path.stem,
+                             "side": side, "source": str(path)})
+                encoded.append(data)
+            bar.update()
+        if not encoded:
+            continue
+        loader = DataLoader(_Halves(encoded, transform, spec), batch_size=batch_size, shuffle=False)
+        model.eval()
+        with torch.no_grad():
+            for images, _ in loader:
+                images = images.to(device)
+                with autocast(device, amp):
+                    logits = model(images)
+                probs.append(torch.sigmoid(logits.float()).cpu().numpy())
+    bar.close()
+    p = np.concatenate(probs).astype(np.float64) if probs else np.zeros((0, len(classes)))
+    halves = score_table(pd.DataFrame(rows, columns=["image", "panorama", "side", "source"]),
+                         p, thresholds, classes)
+    pano = pd.DataFrame(rows, columns=["image", "panorama", "side", "source"])
+    pano_probs = pd.DataFrame(p, columns=classes).assign(source=pano["source"].values)
+    pano_probs = pano_probs.groupby("source", sort=False).max()
+    panoramas = pd.DataFrame({"panorama": [Path(s).stem for s in pano_probs.index], "source": pano_probs.index})
+    panoramas = score_table(panoramas, pano_probs.to_numpy(), thresholds, classes)
+    return Prediction(halves, panoramas, failed, list(classes), ckpt.get("labels"), thresholds)
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        elif fmt == "jsonl":
+            frame.to_json(tmp, orient="records", lines=True)
+        elif fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            raise PredictError(f"--format must be one of {FORMATS}")
+
+
+def panorama_table_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_panoramas{out.suffix}")
