@@ -61,7 +61,8 @@ def _export(args) -> int:
 
 
 def _select(args) -> int:
-    from pano360.labels.table import LabelError, labelled_images
+    from pano360.labels.records import LabelError
+    from pano360.labels.table import labelled_images
     from pano360.data.naming import NamingError, parse_half_name
     from pano360.labels.select import SelectError, rank, write_selection
     out = Path(args.out)

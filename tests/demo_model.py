@@ -6,31 +6,16 @@ from pathlib import Path
 import numpy as np
 
 from pano360.data.dataset import read_split
-from pano360.data.demo import generate
 from pano360.use.inference import split_probabilities
-from pano360.io import write_csv, write_json
-from pano360.labels.table import load_labels
-from pano360.data.panorama import split_folder
-from pano360.data.partition import partition
-from pano360.data.prepare import PrepareParams, prepare_folder, settings
 from pano360.evaluation.thresholds import fit_thresholds, write_thresholds_file
+from pano360.sample import build_splits
 from pano360.training.loop import Paths, train
 
 
 def trained_demo(root: Path, count: int = 14, width: int = 256, preset: str = "demo", **labels_options) -> Path:
     """Writes root/raw (panoramas + export), halves, splits, prepared halves, model.pt and
     thresholds.json; returns root."""
-    generate(root / "raw", count=count, width=width, seed=3, preset=preset)
-    manifest = split_folder(root / "raw/panoramas", root / "halves", workers=1, show_progress=False)["manifest"]
-    images = [h["image"] for h in manifest]
-    table = load_labels(root / "raw/labels.ndjson", halves=images, **labels_options)
-    write_json(root / "label_schema.json", table.report["label_schema"])
-    parts, _, _ = partition(table.frame, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
-    for name, frame in parts.items():
-        write_csv(root / f"{name}.csv", frame)
-    spec = settings(PrepareParams(), img_size=64, min_scale=1.0)
-    write_json(root / "prepared.json", prepare_folder(images, root / "halves", root / "prepared", spec, workers=1,
-                                                      show_progress=False))
+    build_splits(root, count=count, width=width, seed=3, preset=preset, **labels_options)
     cfg = {"model": {"name": "test_resnet", "img_size": 64},
            "train": {"epochs": 3, "batch_size": 8, "monitor_system": False, "early_stop_patience": 0}}
     train(cfg, Paths(str(root / "train.csv"), str(root / "val.csv"), str(root / "prepared"),

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pano360.labels.table import DROP_REASONS, LabelError, LabelTable, detect_format, load_labels
+from pano360.labels.records import DROP_REASONS, LabelError, LabelTable, detect_format
+from pano360.labels.table import load_labels
 from pano360.data.naming import NamingError
 
 PID = "clt08pr0j0000abcdp0r0j0e1"

@@ -9,7 +9,8 @@ import yaml
 
 from pano360.evaluation.report import EvaluateParams
 from pano360.model.heads import HeadName, HeadsParams
-from pano360.labels.table import LabelsParams, load_labels
+from pano360.labels.records import LabelsParams
+from pano360.labels.table import load_labels
 from pano360.model.backbone import ModelParams
 from pano360.data.panorama import SplitParams
 from pano360.params import SECTIONS, ParamsError, check_unchanged, load_params

@@ -106,16 +106,15 @@ def test_exp_run_head_reruns_model_stages_only(project):
 
 
 def test_threshold_strategy_change_skips_training(project):
-    project.dvc("exp", "run", "-S", "head=fc")  # trains fc (or takes it from the run-cache)
     out = project.dvc("exp", "run", "-S", "thresholds.strategy=global_f1").stdout
-    assert ran(out) == {"tune_thresholds", "evaluate"} or ran(out) == {"evaluate", "tune_thresholds"}
-    assert "train" not in ran(out)
+    assert ran(out) == {"tune_thresholds", "evaluate"}
     chosen = json.loads((project.path / "models/thresholds.json").read_text())["strategy"]
     assert chosen == "global_f1"
 
 
 def test_queue_all_heads_and_show(project):
-    project.dvc("exp", "run", "--queue", "-S", "head=fc,csra,mldecoder")
+    # the baseline is csra: queue the two other heads
+    project.dvc("exp", "run", "--queue", "-S", "head=fc,mldecoder")
     # Queued runs happen in copies of the repository and must run those copies' code, not
     # the workspace's (which may be mid-edit): break the workspace's library meanwhile.
     evaluation = project.path / "pano360/evaluation/report.py"
@@ -138,7 +137,7 @@ def test_queue_all_heads_and_show(project):
                 params = run["data"]["params"]["params.yaml"]["data"]
                 if run["data"].get("metrics"):
                     heads.add(params["head"])
-    assert {"fc", "csra", "mldecoder"} <= heads
+    assert {"fc", "mldecoder"} <= heads
 
 
 def test_img_size_reruns_prepare_and_the_model_stages_only(project):

@@ -9,12 +9,7 @@ import pytest
 import torch
 
 import pano360.training.distributed as distributed
-from pano360.data.demo import generate
-from pano360.io import write_csv, write_json
-from pano360.labels.table import load_labels
-from pano360.data.panorama import split_folder
-from pano360.data.partition import partition
-from pano360.data.prepare import PrepareParams, prepare_folder, settings
+from pano360.sample import build_splits
 from pano360.training.loop import Paths, TrainingError, train
 
 HERE = Path(__file__).parent
@@ -22,18 +17,7 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def splits(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    generate(root / "raw", count=14, width=192, seed=5)
-    report = split_folder(root / "raw/panoramas", root / "halves", workers=1, show_progress=False)
-    images = [h["image"] for h in report["manifest"]]
-    spec = settings(PrepareParams(), img_size=64, min_scale=0.8)
-    write_json(root / "prepared.json", prepare_folder(images, root / "halves", root / "prepared", spec, workers=1,
-                                                      show_progress=False))
-    table = load_labels(root / "raw/labels.ndjson", halves=images)
-    parts, _, _ = partition(table.frame, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
-    for name, frame in parts.items():
-        write_csv(root / f"{name}.csv", frame)
-    return root
+    return build_splits(tmp_path_factory.mktemp("data"), count=14, width=192, seed=5, min_scale=0.8)
 
 
 def config(**train_overrides):
@@ -87,6 +71,19 @@ def test_deterministic_on_cpu(splits, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+def test_training_learns(tmp_path_factory):
+    """Not only runs: on 80 demo panoramas (halves of 96 px) twenty epochs of the default head
+    lift val mAP from chance level (0.34 after one epoch here) to about 0.7."""
+    data = build_splits(tmp_path_factory.mktemp("learn"), count=80, width=192, seed=5, min_scale=0.8)
+    cfg = config(lr=0.005)
+    cfg["heads"], cfg["model"]["kwargs"] = {}, {"output_stride": 16}  # the defaults of params.yaml
+    first = train({**cfg, "train": {**cfg["train"], "epochs": 1}}, paths(data, data / "one"), show_progress=False)
+    learnt = train({**cfg, "train": {**cfg["train"], "epochs": 20}}, paths(data, data / "twenty"),
+                   show_progress=False)
+    assert first["best_val_mAP"] < 0.45
+    assert learnt["best_val_mAP"] >= 0.6 and learnt["best_val_mAP"] >= first["best_val_mAP"] + 0.2
+
+
 def test_nan_loss_stops_with_the_step_and_writes_nothing(splits, tmp_path, monkeypatch):
     monkeypatch.setattr("pano360.training.loop.build_loss", lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1"):
@@ -126,9 +123,14 @@ def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
     # the replayed history gives full curves
     rows = (tmp_path / "live/plots/metrics/val/mAP.tsv").read_text().strip().splitlines()
     assert len(rows) == 6
-    # and the result equals an uninterrupted run
+    # and the result is exactly an uninterrupted run's: the same weights, tensor by tensor
     ref = train(config(epochs=5), paths(splits, tmp_path / "ref"), show_progress=False)
-    assert result["best_val_mAP"] == pytest.approx(ref["best_val_mAP"])
+    assert result["best_val_mAP"] == ref["best_val_mAP"]
+    for name in ("model.pt", "last.pt"):
+        resumed = torch.load(tmp_path / name, weights_only=False)["state_dict"]
+        uninterrupted = torch.load(tmp_path / "ref" / name, weights_only=False)["state_dict"]
+        assert resumed.keys() == uninterrupted.keys()
+        assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed), name
 
 
 def test_ddp_two_cpu_processes_gloo(splits, tmp_path):
@@ -164,7 +166,6 @@ def test_two_processes_train_exactly_like_one(splits, tmp_path):
         spec["cfg"]["model"] = {"name": "test_vit", "pretrained": False, "img_size": 64, "kwargs": {}}
         spec["cfg"]["head"] = "fc"
         spec["paths"] = paths(splits, tmp_path / run).__dict__
-        spec["record_collectives"] = True
         (tmp_path / run).mkdir(exist_ok=True)
         (tmp_path / run / "spec.json").write_text(json.dumps(spec))
     one = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(tmp_path / "one/spec.json")],
@@ -180,4 +181,3 @@ def test_two_processes_train_exactly_like_one(splits, tmp_path):
     curve = [(tmp_path / run / "live/plots/metrics/val/loss.tsv").read_text().splitlines()[1:] for run in ("one", "two")]
     for row_a, row_b in zip(*curve):
         assert float(row_a.split("\t")[-1]) == pytest.approx(float(row_b.split("\t")[-1]), rel=1e-4)
-    assert b["collectives"] and all(devices[1:] == ["cpu"] for devices in b["collectives"])

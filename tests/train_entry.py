@@ -23,22 +23,7 @@ if __name__ == "__main__":
                 os.kill(os.getpid(), signal.SIGKILL)
 
         ResumeState.save = save_then_die
-    if spec.get("record_collectives"):
-        # every tensor handed to a torch.distributed collective, with the training device
-        import torch.distributed as dist
-        seen = []
-        for name in ("broadcast", "all_reduce", "reduce", "all_gather", "all_gather_into_tensor",
-                     "reduce_scatter_tensor", "scatter", "gather"):
-            original = getattr(dist, name)
-
-            def wrapper(*args, _original=original, _name=name, **kwargs):
-                tensors = [a for a in list(args) + list(kwargs.values()) if hasattr(a, "device")]
-                seen.append([_name] + [str(t.device) for t in tensors])
-                return _original(*args, **kwargs)
-            setattr(dist, name, wrapper)
     result = train(spec["cfg"], Paths(**spec["paths"]), show_progress=False)
-    if spec.get("record_collectives"):
-        result = dict(result, collectives=seen)
     print("RESULT", json.dumps(result))
     # each rank also leaves its result in a file: ranks share stdout, and lines can interleave
     rank = os.environ.get("RANK", "0")

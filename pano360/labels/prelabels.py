@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pano360.labels.table import LabelError, data_row_ids
+from pano360.labels.records import LabelError
+from pano360.labels.table import data_row_ids
 from pano360.errors import Pano360Error
 
 NAMESPACE = uuid.UUID("6f1c2b1e-8a55-4c3e-9f0e-2d7c1a9b5e40")  # pano360 pre-labels

@@ -48,6 +48,8 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     leaves no model behind (the stage checks that params.yaml did not change meanwhile).
     ``on_phase(name)`` is called as the run reaches each of :data:`PHASES` (tests interrupt
     training there, see :func:`interrupt_at`)."""
+    # Longer than the rest on purpose: the whole run, setup → resume → epochs → save, reads in
+    # one place; each step is a call to a named helper below.
     cfg = cfg if isinstance(cfg, TrainingConfig) else TrainingConfig.model_validate(cfg)
     t, phase = cfg.train, on_phase or (lambda name: None)
 
@@ -106,28 +108,9 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             train_time = time.perf_counter() - t0
             stop = False
             if main:
-                eval_model = ema.module if ema is not None else model
-                probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate",
-                                             show=show_progress)
-                phase("validate")
-                if not np.isfinite(probs).all():
-                    raise TrainingError(_non_finite_message(
-                        f"the model's validation scores became NaN/inf after epoch {epoch + 1} (the "
-                        f"weights diverged)", t))
-                record = {"epoch": epoch + 1, "train/loss": loss, "val/loss": val_loss,
-                          "val/mAP": mean_ap(y, probs), "lr": optimizer.param_groups[0]["lr"],
-                          "epoch_time_s": time.perf_counter() - t0,
-                          "train/images_per_s": seen * world / max(train_time, 1e-9)}
-                improved = _record_epoch(state, record, eval_model, live)
-                print(f"train: epoch {epoch + 1}/{t.epochs} loss {loss:.4f} val loss "
-                      f"{val_loss:.4f} val mAP {record['val/mAP']:.4f}{' *' if improved else ''} "
-                      f"({record['train/images_per_s']:.1f} img/s)", flush=True)
-                state.epoch = epoch
-                phase("resume_write")
-                state.save(state_path, model, optimizer, scaler, ema)
-                phase("epoch_end")
-                stop = bool(t.early_stop_patience and state.bad_epochs >= t.early_stop_patience
-                            and epoch + 1 < t.epochs)
+                stop = _end_epoch(ema.module if ema is not None else model, model, val_loader, opt, state, state_path,
+                                  live, epoch, loss, seen * world / max(train_time, 1e-9), t0, t, device, amp_dtype,
+                                  phase, show_progress)
             epoch_bar.update()
             if broadcast_flag(stop, device, world):
                 stopped_early = True
@@ -286,6 +269,29 @@ def build_loaders(train_frame, val_frame, classes, data_cfg, spec, paths: Paths,
                               drop_last=len(train_set) >= 2 * t.batch_size, **loader_kw)
     val_loader = DataLoader(val_set, batch_size=batch, shuffle=False, **loader_kw)
     return train_loader, val_loader, sampler
+
+
+def _end_epoch(eval_model, model, val_loader, opt: "Optimisation", state: ResumeState, state_path: Path, live,
+               epoch: int, loss: float, images_per_s: float, t0: float, t: TrainParams, device, amp_dtype, phase,
+               show: bool) -> bool:
+    """Rank 0 after each epoch: validate, record and print the epoch, keep the best weights,
+    write the resume state; returns whether to stop early."""
+    probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate", show=show)
+    phase("validate")
+    if not np.isfinite(probs).all():
+        raise TrainingError(_non_finite_message(
+            f"the model's validation scores became NaN/inf after epoch {epoch + 1} (the weights diverged)", t))
+    record = {"epoch": epoch + 1, "train/loss": loss, "val/loss": val_loss, "val/mAP": mean_ap(y, probs),
+              "lr": opt.optimizer.param_groups[0]["lr"], "epoch_time_s": time.perf_counter() - t0,
+              "train/images_per_s": images_per_s}
+    improved = _record_epoch(state, record, eval_model, live)
+    print(f"train: epoch {epoch + 1}/{t.epochs} loss {loss:.4f} val loss {val_loss:.4f} val mAP "
+          f"{record['val/mAP']:.4f}{' *' if improved else ''} ({images_per_s:.1f} img/s)", flush=True)
+    state.epoch = epoch
+    phase("resume_write")
+    state.save(state_path, model, opt.optimizer, opt.scaler, opt.ema)
+    phase("epoch_end")
+    return bool(t.early_stop_patience and state.bad_epochs >= t.early_stop_patience and epoch + 1 < t.epochs)
 
 
 def _record_epoch(state: ResumeState, record: dict, eval_model, live) -> bool:
