@@ -18,6 +18,7 @@ of a torchrun group only) and exit status 130.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any, Callable
 
@@ -50,6 +51,9 @@ def run_stage(name: str, params: dict[str, Any], compute: Callable[[Params], Any
               write: Callable[[Params, Any], str | int | None], *, errors: tuple = (),
               interrupted: str = "interrupted; nothing was written, run `dvc repro` again") -> int:
     """Run one stage; returns its exit status (see the module's docstring)."""
+    # stages/__init__.py ends a stage interrupted while importing; from here on Ctrl-C raises
+    # KeyboardInterrupt, so the work's own clean-up (dvclive's end, temporaries) runs first
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         values = load_params(**params)
         result = compute(values)

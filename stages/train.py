@@ -15,7 +15,8 @@ from pano360.params import check_unchanged
 from pano360.stage import run_stage
 from pano360.training.config import Paths, TrainingConfig, TrainParams
 from pano360.training.launch import die_with_parent, is_worker, launch, parent_is_torchrun
-from pano360.training.loop import interrupt_at, train
+from pano360.training.loop import train
+from pano360.training.phases import interrupt_at
 
 PATHS = Paths(train_csv="data/processed/train.csv", val_csv="data/processed/val.csv",
               image_dir="data/interim/prepared", prepared="data/interim/prepared.json",

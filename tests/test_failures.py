@@ -161,7 +161,7 @@ def test_ctrl_c_while_the_stage_imports_its_libraries(fresh):
     assert time.time() - t0 < 5
     err = proc.stderr.read()
     assert proc.returncode == 130, err[-3000:]
-    assert err.strip() == "train: interrupted before training started; nothing was written", err[-3000:]
+    assert err.strip() == "train: interrupted before it started; nothing was written", err[-3000:]
 
 
 def test_ctrl_c_after_an_epoch_leaves_a_state_the_next_run_resumes(fresh):
