@@ -10,6 +10,10 @@ VENV_BIN = Path(sys.executable).parent
 # Keep DVC offline and quiet in every test that shells out to it.
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("DVC_STUDIO_OFFLINE", "true")
+# `make test` runs two pytest workers (pytest-xdist) on the 2 cores: one compute thread each
+# (and in every process they start), or two torch processes would fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

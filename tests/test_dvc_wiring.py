@@ -45,3 +45,15 @@ def test_every_stage_lists_exactly_the_params_it_loads():
         loaded = {key.value for key in declared[0].keys}
         assert loaded == set(stage.get("params", [])), name
         assert "read_yaml" not in (ROOT / f"stages/{name}.py").read_text(), name
+
+
+def test_every_output_dvc_yaml_declares_is_named_in_its_stage():
+    """A stage's files are named once, at the top of its module (dvc.yaml declares the same
+    paths for DVC): an output renamed in one place but not the other fails here."""
+    import ast
+    for name, stage in STAGES.items():
+        tree = ast.parse((ROOT / f"stages/{name}.py").read_text())
+        named = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+        outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", [])]
+        missing = [o for o in outs if o not in named and not any(o.startswith(f"{n}/") for n in named if n)]
+        assert not missing, (name, missing)
