@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from pano360.data.dataset import HalfImages, build_transform
-from pano360.data.demo import _panorama
+from pano360.data.demo.generate import _panorama
 from pano360.model.backbone import build_model
 from pano360.data.panorama import split_folder
 from pano360.data.pixels import to_rgb

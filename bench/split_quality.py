@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pano360.data.demo import _panorama
+from pano360.data.demo.generate import _panorama
 from pano360.data.panorama import encode_halves
 
 
