@@ -49,7 +49,7 @@ def exit_interrupted(message: str) -> None:
 
 def run_stage(name: str, params: dict[str, Any], compute: Callable[[Params], Any],
               write: Callable[[Params, Any], str | int | None], *, errors: tuple = (),
-              interrupted: str = "interrupted; nothing was written, run `dvc repro` again") -> int:
+              interrupted: str = "interrupted; run `dvc repro` to run it again") -> int:
     """Run one stage; returns its exit status (see the module's docstring)."""
     # stages/__init__.py ends a stage interrupted while importing; from here on Ctrl-C raises
     # KeyboardInterrupt, so the work's own clean-up (dvclive's end, temporaries) runs first
