@@ -84,6 +84,15 @@ def test_training_learns(tmp_path_factory):
     assert learnt["best_val_mAP"] >= 0.6 and learnt["best_val_mAP"] >= first["best_val_mAP"] + 0.2
 
 
+def test_the_schedule_counts_every_optimizer_step_when_grad_accum_does_not_divide(splits, tmp_path):
+    """3 batches an epoch with grad_accum 2 take 2 optimizer steps (the last one shorter); the
+    schedule counted 1, so its cosine ended half-way and the rest ran at the minimum lr."""
+    train(config(epochs=2, batch_size=5, grad_accum=2), paths(splits, tmp_path), show_progress=False)
+    rows = (tmp_path / "live/plots/metrics/lr.tsv").read_text().strip().splitlines()[1:]
+    last_lr = float(rows[-1].split("\t")[-1])
+    assert last_lr > 0.1 * 0.003  # the cosine's midpoint here (0.5 x lr); the minimum is 0.01 x lr
+
+
 def test_nan_loss_stops_with_the_step_and_writes_nothing(splits, tmp_path, monkeypatch):
     monkeypatch.setattr("pano360.training.loop.build_loss", lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1"):
@@ -133,8 +142,11 @@ def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
         assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed), name
 
 
-def test_ddp_two_cpu_processes_gloo(splits, tmp_path):
-    spec = _spec(splits, tmp_path, epochs=1)
+@pytest.mark.parametrize("grad_accum", [1, 2])
+def test_ddp_two_cpu_processes_gloo(splits, tmp_path, grad_accum):
+    """grad_accum 2 under DDP used to crash at the first micro-batch that skips the gradient
+    sync: no_sync() is one context manager, and it was entered twice (forward, backward)."""
+    spec = _spec(splits, tmp_path, epochs=1, grad_accum=grad_accum)
     torchrun = Path(sys.executable).parent / "torchrun"
     out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(HERE / "train_entry.py"),
                           str(spec)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,14 +167,15 @@ def train_one_epoch(ddp_model, model, loader, opt: "Optimisation", state: Resume
             images = images.contiguous(memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
         last_micro = (i + 1) % t.grad_accum == 0 or i + 1 == len(loader)
-        sync = ddp_model.no_sync() if (world > 1 and not last_micro) else contextlib.nullcontext()
-        with sync, autocast(device, amp_dtype):
-            loss = opt.loss_fn(ddp_model(images), targets)
-        phase("batch")
-        if not torch.isfinite(loss):
-            raise TrainingError(_non_finite_message(
-                f"loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1} (batch {i + 1})", t))
-        with sync:
+        # One no_sync() context around forward and backward: DDP skips the gradient all-reduce
+        # of micro-batches before the last of an accumulation (a context manager enters once).
+        with ddp_model.no_sync() if (world > 1 and not last_micro) else contextlib.nullcontext():
+            with autocast(device, amp_dtype):
+                loss = opt.loss_fn(ddp_model(images), targets)
+            phase("batch")
+            if not torch.isfinite(loss):
+                raise TrainingError(_non_finite_message(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1} (batch {i + 1})", t))
             opt.scaler.scale(loss / t.grad_accum).backward()
         loss_sum += loss.item()
         batches += 1
@@ -213,7 +215,8 @@ class Optimisation:
 
 def _build_optimisation(model, t: TrainParams, lr_mult: float, num_classes: int, batches_per_epoch: int,
                         device) -> Optimisation:
-    steps_per_epoch = max(1, batches_per_epoch // t.grad_accum)
+    # the last, shorter accumulation of an epoch steps too
+    steps_per_epoch = max(1, math.ceil(batches_per_epoch / t.grad_accum))
     optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay, t.lr, lr_mult, t.layer_decay),
                                   lr=t.lr, betas=(0.9, 0.999))
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(t.precision, device) == torch.float16)
