@@ -142,6 +142,36 @@ def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
         assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed), name
 
 
+def test_an_unreadable_resume_state_is_reported_and_training_starts_afresh(splits, tmp_path):
+    """A truncated state (disk full, a copy cut short) used to crash the stage on every run."""
+    spec = _spec(splits, tmp_path, epochs=3)
+    killed = json.loads(spec.read_text())
+    killed["kill_after_epoch"] = 0
+    (tmp_path / "killed.json").write_text(json.dumps(killed))
+    subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(tmp_path / "killed.json")],
+                   cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    (state,) = (tmp_path / "resume").glob("*.pt")
+    state.write_bytes(state.read_bytes()[:1000])
+    out = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(spec)], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"the resume state {state} cannot be used" in out.stdout and "starting from epoch 1" in out.stdout
+    assert json.loads(out.stdout.split("RESULT ")[1])["epochs_run"] == 3
+
+
+def test_resume_state_is_read_on_the_cpu_whatever_the_training_device(splits, tmp_path, monkeypatch):
+    """On a GPU the state was loaded onto the GPU, and torch.set_rng_state refuses a CUDA tensor:
+    every resume crashed. Loading onto "meta" shows the same on a CPU machine."""
+    from pano360.training.resume import ResumeState
+    ResumeState().save(tmp_path / "s.pt", torch.nn.Linear(2, 2), torch.optim.SGD(torch.nn.Linear(2, 2).parameters()),
+                       torch.amp.GradScaler("cpu", enabled=False), None)
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, map_location=None, **k: real_load(
+        *a, map_location="meta" if map_location != "cpu" else "cpu", **k))
+    state = ResumeState.read(tmp_path / "s.pt")
+    assert state["torch_rng"].device.type == "cpu"
+
+
 @pytest.mark.parametrize("grad_accum", [1, 2])
 def test_ddp_two_cpu_processes_gloo(splits, tmp_path, grad_accum):
     """grad_accum 2 under DDP used to crash at the first micro-batch that skips the gradient

@@ -83,10 +83,22 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     state_path = resume_path(cfg, paths, main)
     state = ResumeState()
     if state_path.is_file():
-        state = ResumeState.load(state_path, model, optimizer, scaler, ema, device)
-        if main:
-            print(f"train: resuming run {state_path.stem} after epoch {state.epoch + 1} "
-                  f"(best val mAP so far {state.best:.4f})", flush=True)
+        try:
+            saved = ResumeState.read(state_path)
+        except Exception as exc:  # a state that cannot be read must not stop every later run
+            if main:
+                print(f"train: warning: the resume state {state_path} cannot be used ({type(exc).__name__}: "
+                      f"{exc}); starting from epoch 1", flush=True)
+                state_path.unlink(missing_ok=True)
+        else:
+            try:
+                state = ResumeState.load(saved, model, optimizer, scaler, ema)
+            except Exception as exc:  # half restored: starting afresh would not be a fresh start
+                raise TrainingError(f"the resume state {state_path} does not fit this run ({type(exc).__name__}: "
+                                    f"{exc}); delete it and run again") from None
+            if main:
+                print(f"train: resuming run {state_path.stem} after epoch {state.epoch + 1} "
+                      f"(best val mAP so far {state.best:.4f})", flush=True)
 
     live = None
     try:

@@ -34,12 +34,24 @@ class ResumeState:
             "epoch": self.epoch, "step": self.step, "best": self.best, "bad_epochs": self.bad_epochs,
             "history": self.history, "best_state": self.best_state,
             "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-            "numpy_rng": np.random.get_state()})
+            "numpy_rng": np.random.get_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
+
+    @staticmethod
+    def read(path: Path) -> dict:
+        """The saved state, on the CPU whatever the training device: the random generators'
+        states must be CPU tensors, and load_state_dict moves the rest to the parameters'
+        device. Raises whatever an unreadable file raises."""
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        missing = {"model", "optimizer", "scaler", "epoch", "step", "history", "torch_rng"} - set(state)
+        if missing:
+            raise KeyError(f"it lacks {sorted(missing)}")
+        return state
 
     @classmethod
-    def load(cls, path: Path, model, optimizer, scaler, ema, device) -> "ResumeState":
-        """Restore model, optimiser, scaler, EMA and the random generators from ``path``."""
-        state = torch.load(path, map_location=device, weights_only=False)
+    def load(cls, state: dict, model, optimizer, scaler, ema) -> "ResumeState":
+        """Restore model, optimiser, scaler, EMA and the random generators from a state that
+        :meth:`read` returned."""
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -48,6 +60,8 @@ class ResumeState:
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         return cls(epoch=state["epoch"], step=state["step"], best=state["best"], bad_epochs=state["bad_epochs"],
                    history=state["history"], best_state=state["best_state"])
 
