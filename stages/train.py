@@ -3,6 +3,7 @@
 With train.nproc > 1 this process starts ``torchrun`` for N DDP workers running this module
 and waits for them (pano360.training.launch: none outlives the stage).
 """
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def compute(params):
         print(f"train: warning: model.pretrained_file {weights} is outside weights/, which dvc.yaml "
               f"tracks: replacing that file will not retrain", file=sys.stderr)
     cfg = TrainingConfig(head=params.head, heads=params.heads, model=params.model, train=params.train)
-    paths = Paths(**{**PATHS.__dict__, "deps": stage_deps("train")})
+    paths = dataclasses.replace(PATHS, deps=stage_deps("train"))
     return train(cfg, paths, before_save=lambda: check_unchanged(params),
                  on_phase=interrupt_at(os.environ.get("PANO360_INTERRUPT_AT")))
 

@@ -36,7 +36,6 @@ from pano360.training.distributed import EpochSampler, broadcast_flag, quiet_wor
     setup_distributed
 from pano360.training.logging import log_epoch, loggable, start_live
 from pano360.training.optim import lr_factor, param_groups
-from pano360.training.phases import PHASES, interrupt_at
 from pano360.training.resume import ResumeState, resume_path
 from pano360.use.inference import autocast, autocast_dtype, predict
 
@@ -47,8 +46,8 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
 
     ``before_save`` (rank 0) is called before the checkpoints are written; an exception there
     leaves no model behind (the stage checks that params.yaml did not change meanwhile).
-    ``on_phase(name)`` is called as the run reaches each of :data:`PHASES` (tests interrupt
-    training there, see :func:`interrupt_at`)."""
+    ``on_phase(name)`` is called as the run reaches each of ``pano360.training.phases.PHASES``
+    (tests interrupt training there, see ``phases.interrupt_at``)."""
     # Longer than the rest on purpose: the whole run, setup → resume → epochs → save, reads in
     # one place; each step is a call to a named helper below.
     cfg = cfg if isinstance(cfg, TrainingConfig) else TrainingConfig.model_validate(cfg)
@@ -344,4 +343,4 @@ def _non_finite_message(what: str, t: TrainParams) -> str:
     return f"{what} with {', '.join(settings)}; {', '.join(advice)}. No model was written."
 
 
-__all__ = ["PHASES", "Paths", "TrainParams", "TrainingConfig", "TrainingError", "interrupt_at", "train"]
+__all__ = ["Paths", "TrainParams", "TrainingConfig", "TrainingError", "train"]
