@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from pano360.data.demo.generate import _panorama
-from pano360.data.panorama import encode_halves
+from pano360.data.pixels import encode_halves
 
 
 def mean_abs_diff(source: Image.Image, halves: list[bytes]) -> float:

@@ -1,5 +1,5 @@
 """`pano360` command line: predict on new panoramas (or write them as LabelBox pre-labels),
-choose what to label next, export a trained model, compare runs."""
+choose what to label next, compare runs. (The deployment bundle is the export stage's: `dvc repro export`.)"""
 from __future__ import annotations
 
 import argparse
@@ -9,10 +9,15 @@ from pathlib import Path
 from pano360.io import write_json
 from pano360.model.backbone import CheckpointError
 from pano360.labels.prelabels import PrelabelError, prelabel_lines, read_data_row_ids, write_prelabels
-from pano360.data.naming import DEFAULT_PATTERN
-from pano360.use.export import export_onnx
 from pano360.use.predict import FORMATS, PredictError, check_output, collect_inputs, output_format, \
     panorama_table_path, predict_panoramas, write_table
+
+
+MODEL_HELP = "a checkpoint (default models/model.pt) or an exported bundle folder (models/bundle)"
+THRESHOLDS_HELP = ("tuned thresholds; default: the bundle's own, or models/thresholds.json (the tune_thresholds "
+                   "stage's) for a checkpoint; 'none' for 0.5")
+
+PATTERN_HELP = "half names, as split.name_pattern (default: the bundle's, or {stem}_{side}{ext})"
 
 
 def _predict(args) -> int:
@@ -50,20 +55,10 @@ def _predict(args) -> int:
     return 2 if result.failed else 0
 
 
-def _export(args) -> int:
-    try:
-        path = export_onnx(args.model, args.out or Path(args.model).with_suffix(".onnx"))
-    except CheckpointError as exc:
-        print(f"pano360 export: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"pano360 export: wrote {path} (+ {path.with_suffix('.json')} with classes and preprocessing)")
-    return 0
-
-
 def _select(args) -> int:
     from pano360.labels.records import LabelError
     from pano360.labels.table import labelled_images
-    from pano360.data.naming import NamingError, parse_half_name
+    from pano360.data.naming import DEFAULT_PATTERN, NamingError, parse_half_name
     from pano360.labels.select import SelectError, rank, write_selection
     out = Path(args.out)
     try:
@@ -72,7 +67,7 @@ def _select(args) -> int:
             done = set()
             for image in labelled_images(args.labels):
                 try:
-                    done.add(parse_half_name(image, args.name_pattern)[0])
+                    done.add(parse_half_name(image, args.name_pattern or DEFAULT_PATTERN)[0])
                 except NamingError:
                     pass  # not one of our halves
             skipped = [p for p in inputs if p.stem in done]
@@ -129,9 +124,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("predict", help="classify the halves of new panoramas")
     p.add_argument("panoramas", nargs="+",
                    help="panorama files, folders (searched recursively), or @FILE: a text file listing paths")
-    p.add_argument("--model", default="models/model.pt")
-    p.add_argument("--thresholds", default="models/thresholds.json",
-                   help="tuned thresholds (tune_thresholds stage); 'none' for 0.5")
+    p.add_argument("--model", default="models/model.pt", help=MODEL_HELP)
+    p.add_argument("--thresholds", help=THRESHOLDS_HELP)
     p.add_argument("--out", default="predictions.csv",
                    help="half-level table; the panorama table goes beside it as *_panoramas.*")
     p.add_argument("--format", choices=FORMATS,
@@ -143,14 +137,9 @@ def main(argv=None) -> int:
     p.add_argument("--data-rows", help="labelbox: an export of the dataset, to address data rows by id "
                                        "instead of by global key (= the half's file name)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--name-pattern", default=DEFAULT_PATTERN, help="half names, as split.name_pattern")
+    p.add_argument("--name-pattern", help=PATTERN_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)
-    e = sub.add_parser("export", help="export a trained model for deployment")
-    e.add_argument("--model", default="models/model.pt")
-    e.add_argument("--format", choices=["onnx"], default="onnx")
-    e.add_argument("--out", help="default: the model path with .onnx")
-    e.set_defaults(func=_export)
     s = sub.add_parser("select", help="choose the unlabelled panoramas to label next")
     s.add_argument("panoramas", nargs="+", help="unlabelled panoramas: files, folders, or @FILE lists")
     s.add_argument("--budget", type=int, required=True, help="how many panoramas to pick")
@@ -159,11 +148,11 @@ def main(argv=None) -> int:
     s.add_argument("--strategy", choices=["random", "uncertainty", "uncertainty+diversity"],
                    default="uncertainty+diversity")
     s.add_argument("--labels", help="an export or CSV: panoramas already labelled there are left out")
-    s.add_argument("--model", default="models/model.pt")
-    s.add_argument("--thresholds", default="models/thresholds.json")
+    s.add_argument("--model", default="models/model.pt", help=MODEL_HELP)
+    s.add_argument("--thresholds", help=THRESHOLDS_HELP)
     s.add_argument("--seed", type=int, default=0, help="for --strategy random")
     s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--name-pattern", default=DEFAULT_PATTERN, help="half names, as split.name_pattern")
+    s.add_argument("--name-pattern", help=PATTERN_HELP)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_select)
     c = sub.add_parser("compare", help="paired bootstrap comparison of runs on the same test set")
@@ -176,8 +165,8 @@ def main(argv=None) -> int:
     c.add_argument("--json", help="also write the full result to this JSON file")
     c.set_defaults(func=_compare)
     args = ap.parse_args(argv)
-    if getattr(args, "thresholds", None) == "none":
-        args.thresholds = None
+    if hasattr(args, "thresholds"):
+        args.thresholds = {None: "default", "none": None}.get(args.thresholds, args.thresholds)
     return args.func(args)
 
 

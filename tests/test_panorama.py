@@ -5,7 +5,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from pano360.data.demo import generate
-from pano360.data.panorama import SplitError, half_boxes, split_file, split_folder
+from pano360.data.panorama import SplitError, split_file, split_folder
+from pano360.data.pixels import half_boxes
 
 
 @pytest.fixture(scope="module")

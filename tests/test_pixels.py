@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pano360.data.dataset import HalfImages, build_transform, open_rgb
-from pano360.data.panorama import encode_halves, split_folder
+from pano360.data.dataset import HalfImages, build_transform
+from pano360.data.pixels import open_rgb
+from pano360.data.panorama import split_folder
+from pano360.data.pixels import encode_halves
 
 CFG = {"input_size": [3, 32, 32], "mean": [0.5] * 3, "std": [0.25] * 3, "interpolation": "bilinear"}
 

@@ -3,20 +3,20 @@ import json
 import re
 import subprocess
 import sys
-import warnings
 
 import numpy as np
-import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
 
 from pano360.cli import main
-from pano360.data.dataset import build_transform, open_rgb
+from pano360.data.dataset import build_transform
+from pano360.data.pixels import open_rgb
 from pano360.data.demo import generate
 from pano360.model.backbone import build_model, checkpoint_payload, data_config
 from pano360.use.predict import collect_inputs
-from pano360.data.prepare import PrepareParams, prepare_bytes, settings
+from pano360.data.pixels import prepare_bytes
+from pano360.data.prepare import PrepareParams, settings
 
 CLASSES = ["bench", "building", "car", "person", "pole", "sign", "tree", "water"]
 SPEC = settings(PrepareParams(), img_size=64, min_scale=1.0)
@@ -157,33 +157,6 @@ def test_mismatched_thresholds_and_foreign_model_fail_before_work(assets, tmp_pa
     assert main(args + ["--model", str(tmp_path / "old.pt"), "--thresholds", "none"]) == 1
     assert "version 0" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
-
-
-@pytest.mark.parametrize("head", ["fc", "csra", "mldecoder"])
-def test_onnx_export_matches_pytorch(tmp_path, head):
-    torch.manual_seed(1)
-    cfg = {"name": "test_resnet", "img_size": 64}
-    options = {"mldecoder": {"decoder_embedding": 64}}.get(head, {})
-    model = build_model(cfg, head, options, len(CLASSES)).eval()
-    torch.save(checkpoint_payload(model, model_cfg=cfg, head_options=options, classes=CLASSES,
-                                  data_cfg=data_config(model, 64)), tmp_path / "model.pt")
-    out = tmp_path / "model.onnx"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert main(["export", "--model", str(tmp_path / "model.pt"), "--out", str(out)]) == 0
-    # tracer chatter about shapes that are fixed by construction is not for the user
-    assert not [w for w in caught if issubclass(w.category, (torch.jit.TracerWarning, DeprecationWarning))], \
-        [str(w.message)[:80] for w in caught]
-    meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["classes"] == CLASSES
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    for batch in (1, 5):  # dynamic batch
-        x = torch.randn(batch, 3, 64, 64)
-        with torch.no_grad():
-            expected = torch.sigmoid(model(x)).numpy()
-        got = session.run(None, {"images": x.numpy()})[0]
-        assert got.shape == (batch, len(CLASSES))
-        assert np.abs(got - expected).max() <= 1e-4
 
 
 def test_module_entry_point(assets, tmp_path):

@@ -1,6 +1,6 @@
 """The real finetuning path on a CPU, end to end: reduced SwinV2 and ViT-with-registers weights
 saved to a local safetensors file → model.pretrained_file → train 2 epochs → tune → evaluate
-→ predict → ONNX export, with the real `dvc` CLI."""
+→ export (ONNX bundle) → predict on the checkpoint and on the bundle, with the real `dvc` CLI."""
 import json
 import sys
 
@@ -63,11 +63,17 @@ def test_local_weights_train_tune_evaluate_predict_export(project, which):
     for column in [c for c in got.columns if c.startswith("p_")]:
         assert np.allclose(got[column], want[column], atol=2e-6), column
 
-    project.run(sys.executable, "-m", "pano360", "export", "--out", "m.onnx")
-    session = ort.InferenceSession(str(project.path / "m.onnx"), providers=["CPUExecutionProvider"])
+    # the export stage ran with the rest: its ONNX model agrees with PyTorch, and predict on the
+    # bundle agrees with predict on the checkpoint
+    session = ort.InferenceSession(str(project.path / "models/bundle/model.onnx"), providers=["CPUExecutionProvider"])
     x = torch.randn(2, 3, spec["img_size"], spec["img_size"])
     with torch.no_grad():
         expected = torch.sigmoid(model(x)).numpy()
     assert np.abs(session.run(None, {"images": x.numpy()})[0] - expected).max() <= 1e-4
-    for name in ("p.csv", "p_panoramas.csv", "m.onnx", "m.json"):
+    project.run(sys.executable, "-m", "pano360", "predict", f"data/raw/panoramas/{first}.jpg", "--model",
+                "models/bundle", "--out", "b.csv", "--quiet")
+    from_bundle = pd.read_csv(project.path / "b.csv").set_index("image")
+    for column in [c for c in got.columns if c.startswith("p_")]:
+        assert np.allclose(from_bundle[column], got[column], atol=1e-4), column
+    for name in ("p.csv", "p_panoramas.csv", "b.csv", "b_panoramas.csv"):
         (project.path / name).unlink()

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from pano360.params import Section
 from pano360.data.naming import class_columns
-from pano360.data.pixels import to_rgb
+from pano360.data.pixels import open_rgb
 from pano360.errors import Pano360Error
 
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
@@ -50,14 +50,6 @@ class AugmentParams(Section):
         if value[0] > value[1]:
             raise ValueError(f"must be [low, high] with low <= high, got {list(value)}")
         return value
-
-
-def open_rgb(path) -> Image.Image:
-    """Open an image (path or file object) as 8-bit RGB (:func:`pixels.to_rgb`: 16-bit
-    scaled, not clipped, transparency composited)."""
-    with Image.open(path) as img:
-        img.load()
-        return to_rgb(img)
 
 
 def build_transform(data_config: dict, train: bool, augment: AugmentParams | dict | None = None):

@@ -1,15 +1,8 @@
-"""Split equirectangular panoramas into a left and a right half without quality loss.
-
-JPEG halves are re-encoded with the source's own quantization tables and chroma
-subsampling, which costs almost nothing (mean absolute pixel difference ~0.01 on an 8K
-panorama) and keeps the file size; PNG/TIFF/WebP halves are written losslessly in their
-own format. Odd widths: the left half gets the extra column (left = ceil(W/2) pixels).
-EXIF orientation is applied before splitting, so halves are always stored upright with
-orientation 1; ICC profiles are copied to both halves.
-"""
+"""The split_images stage: every panorama of a folder split into a left and a right half
+without quality loss (how a half is encoded: :func:`pano360.data.pixels.encode_halves`), with
+the manifest and the report."""
 from __future__ import annotations
 
-import io
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -17,22 +10,14 @@ from pathlib import Path
 
 from typing import Literal
 
-from PIL import Image, ImageOps, JpegImagePlugin
 from pydantic import NonNegativeInt, field_validator
 
 from pano360.io import atomic_dir, atomic_path
 from pano360.data.naming import DEFAULT_PATTERN, half_name
 from pano360.params import Section
-from pano360.data.pixels import check_convertible
+from pano360.data.pixels import IMAGE_SUFFIXES, encode_halves
 from pano360.progress import progress
 from pano360.errors import Pano360Error
-
-# 360° cameras write up to ~16K×8K (134 MP); Pillow's default bomb guard stops at 89 MP.
-Image.MAX_IMAGE_PIXELS = 1_000_000_000
-
-IMAGE_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF",
-                  ".tiff": "TIFF", ".webp": "WEBP"}
-ORIENTATION_TAG = 0x0112
 
 
 class SplitError(Pano360Error, RuntimeError):
@@ -61,76 +46,6 @@ def list_panoramas(folder: str | os.PathLike, recursive: bool = False) -> list[P
     walk = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in walk if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                   and not p.name.startswith("."))
-
-
-def half_boxes(width: int, height: int) -> tuple[tuple, tuple]:
-    """PIL crop boxes of the left and right half; the left one takes the odd column."""
-    mid = (width + 1) // 2
-    return (0, 0, mid, height), (mid, 0, width, height)
-
-
-def open_upright(path: str | os.PathLike) -> tuple[Image.Image, dict]:
-    """Decode fully (so truncation is caught here) and apply EXIF orientation.
-
-    Returns the image and the encoder settings that keep its quality when re-saved.
-    """
-    # Not a `with` block: the image must stay usable after this returns (no copy of an 8K
-    # image just to detach it); Pillow releases the file once load() has read it.
-    src = Image.open(path)
-    try:
-        src.load()
-        check_convertible(src)  # refuse here, naming the file, what training could not read
-    except Exception:
-        src.close()
-        raise
-    fmt = src.format
-    save = {"format": fmt}
-    if src.info.get("icc_profile"):
-        save["icc_profile"] = src.info["icc_profile"]
-    if fmt == "JPEG":
-        save["qtables"] = src.quantization
-        sampling = JpegImagePlugin.get_sampling(src)
-        if sampling >= 0:
-            save["subsampling"] = sampling
-    elif fmt == "WEBP":
-        save["lossless"] = True
-        save["quality"] = 100
-    elif fmt == "TIFF":
-        compression = src.info.get("compression", "raw")
-        # Lossy TIFF compressions (JPEG-in-TIFF) cannot be re-used losslessly.
-        save["compression"] = "tiff_lzw" if compression in ("jpeg", "tiff_jpeg") else compression
-    exif = src.getexif()
-    # exif_transpose copies the whole image even when nothing turns: only call it if needed
-    image = ImageOps.exif_transpose(src) if exif.get(ORIENTATION_TAG, 1) != 1 else src
-    exif = image.getexif()
-    if ORIENTATION_TAG in exif:
-        exif[ORIENTATION_TAG] = 1
-    if len(exif) and fmt != "TIFF":  # a TIFF's "EXIF" is its own IFD (size, strips): not copied
-        save["exif"] = exif.tobytes()
-    return image, save
-
-
-def split_image(image: Image.Image) -> tuple[Image.Image, Image.Image]:
-    left, right = half_boxes(*image.size)
-    return image.crop(left), image.crop(right)
-
-
-def encode_halves(path: str | os.PathLike) -> tuple[list[tuple[str, bytes, tuple[int, int]]], bool]:
-    """Split one panorama in memory: ``([(side, encoded bytes, (w, h)), ...], is_2to1)``.
-
-    The one place halves are encoded, so ``split_images`` (which writes these bytes) and
-    ``pano360 predict`` (which decodes them straight away) see identical pixels.
-    """
-    image, save = open_upright(path)
-    width, height = image.size
-    if width < 2:
-        raise SplitError(f"image is {width} px wide; nothing to split")
-    out = []
-    for side, half in zip(("left", "right"), split_image(image)):
-        buf = io.BytesIO()
-        half.save(buf, **save)
-        out.append((side, buf.getvalue(), half.size))
-    return out, width == 2 * height
 
 
 @dataclass

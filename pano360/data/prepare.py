@@ -15,7 +15,6 @@ resized with Pillow's antialiased bicubic filter; every other format is decoded 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -23,16 +22,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from PIL import Image
 from pydantic import Field, NonNegativeInt
 
 from pano360.io import atomic_dir
 from pano360.params import Section
-from pano360.data.pixels import to_rgb
+from pano360.data.pixels import prepare_bytes
 from pano360.progress import progress
 from pano360.errors import Pano360Error
 
-Image.MAX_IMAGE_PIXELS = 1_000_000_000
 SUFFIX = {"jpeg": ".jpg", "png": ".png"}
 MAX_FACTOR = 2.0  # prepared side at most this times img_size, whatever the crop range
 
@@ -78,33 +75,6 @@ def stored_names(images, spec: dict | None) -> list[str]:
     """The files that hold ``images`` (half names) on disk: the prepared ones when ``spec``
     describes a prepared folder, the halves themselves when it is None."""
     return list(images) if spec is None else [prepared_name(i, spec["format"]) for i in images]
-
-
-def prepare_image(source, spec: dict) -> Image.Image:
-    """Open a half (path or file object) and return it reduced to the prepared size (RGB)."""
-    size = spec["size"]
-    with Image.open(source) as img:
-        if spec["reduced_decode"] and img.format == "JPEG":
-            img.draft("RGB", (size, size))  # smallest DCT scale still >= size on both sides
-        img.load()
-        rgb = to_rgb(img)
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
-        return rgb
-
-
-def encode(image: Image.Image, spec: dict) -> bytes:
-    buf = io.BytesIO()
-    if spec["format"] == "jpeg":
-        image.save(buf, "JPEG", quality=spec["quality"], subsampling=0)
-    else:
-        image.save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def prepare_bytes(source, spec: dict) -> bytes:
-    """The prepared file's bytes for one half: what the stage writes and predict decodes."""
-    return encode(prepare_image(source, spec), spec)
 
 
 def _prepare_one(args) -> tuple[str, str | None]:

@@ -44,6 +44,9 @@ def summary(root: str | Path = ".") -> str:
         lines.append(f"             (tuned thresholds, 95 % intervals over {report.get('test_panoramas', '?')} "
                      f"test panoramas; at 0.5: CF1 {test['CF1@0.5']:.4f}  OF1 {test['OF1@0.5']:.4f})")
         lines.append("             metrics/, reports/evaluate.json, reports/per_class.csv, plots/")
+    if (root / "models/bundle/bundle.json").is_file():
+        lines.append("deploy:      models/bundle/ (ONNX + bundle.json; no PyTorch needed: "
+                     "python models/bundle/predict.py PANORAMAS)")
     lines.append("Compare runs: pano360 compare / dvc metrics show / dvc exp show; plots: dvc plots show")
     return "\n".join(lines)
 

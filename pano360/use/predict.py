@@ -1,9 +1,10 @@
-"""Predict on new panoramas: split in memory, batch the halves through the model, apply the
-tuned thresholds, and report per half and per panorama (a class is present when either half
-has it; its score is the max of the halves, exactly as the evaluate stage aggregates)."""
+"""Predict on new panoramas: split in memory, batch the halves through the model (a checkpoint
+with PyTorch, or an exported bundle with onnxruntime), apply the tuned thresholds, and report
+per half and per panorama (a class is present when either half has it; its score is the max
+of the halves, exactly as the evaluate stage aggregates). The loop over panoramas is the
+bundle runner's (:mod:`pano360.use.runner`), so both paths prepare identical pixels."""
 from __future__ import annotations
 
-import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from pano360.data.dataset import build_transform, open_rgb
+from pano360.data.dataset import build_transform
 from pano360.use.inference import autocast, autocast_dtype, default_device, score_table
+from pano360.use.runner import Bundle, BundleError, is_bundle, panorama_scores, score_panoramas
 from pano360.io import atomic_path
 from pano360.model.backbone import load_checkpoint
-from pano360.data.naming import DEFAULT_PATTERN, half_name
-from pano360.data.panorama import IMAGE_SUFFIXES, encode_halves
-from pano360.data.prepare import prepare_bytes
+from pano360.data.naming import DEFAULT_PATTERN
+from pano360.data.pixels import IMAGE_SUFFIXES
 from pano360.progress import progress
 from pano360.evaluation.thresholds import ThresholdsFileError, read_thresholds_file
 from pano360.errors import Pano360Error
@@ -113,23 +113,6 @@ def check_output(out: Path) -> None:
         raise PredictError(f"cannot write --out {out}: {exc.strerror or exc}") from None
 
 
-class _Halves(Dataset):
-    """Halves (encoded as split_images writes them), prepared in memory as the prepare stage
-    prepares them on disk, so evaluate's and predict's scores agree."""
-
-    def __init__(self, halves: list[bytes], transform, spec: dict | None):
-        self.halves, self.transform, self.spec = halves, transform, spec
-
-    def __len__(self):
-        return len(self.halves)
-
-    def __getitem__(self, i):
-        data = self.halves[i]
-        if self.spec is not None:
-            data = prepare_bytes(io.BytesIO(data), self.spec)
-        return self.transform(open_rgb(io.BytesIO(data))), torch.zeros(0)
-
-
 @dataclass
 class Prediction:
     halves: pd.DataFrame
@@ -140,57 +123,68 @@ class Prediction:
     thresholds: np.ndarray | None = None   # the decision thresholds used
 
 
-def predict_panoramas(inputs: list[Path], model_path, thresholds_path=None, batch_size: int = 32,
-                      chunk: int = 64, name_pattern: str = DEFAULT_PATTERN,
-                      show_progress: bool = True) -> Prediction:
-    """Probabilities and decisions for every readable panorama; unreadable ones are listed."""
+# ``thresholds_path`` default for a checkpoint (a bundle carries its own)
+DEFAULT_THRESHOLDS = "models/thresholds.json"
+
+
+def _checkpoint_scorer(model_path, batch_size: int):
+    """``(score, ckpt)``: ``score`` runs the checkpoint's model over prepared halves."""
     device = default_device()
     model, ckpt = load_checkpoint(model_path, map_location=device)  # errors before any work
-    classes = ckpt["classes"]
+    model.to(device).eval()
+    transform, amp = build_transform(ckpt["data_config"], False), autocast_dtype("auto", device)
+
+    @torch.no_grad()
+    def score(images) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = torch.stack([transform(image) for image in images[start:start + batch_size]]).to(device)
+            with autocast(device, amp):
+                logits = model(batch)
+            out.append(torch.sigmoid(logits.float()).cpu().numpy())
+        return np.concatenate(out)
+
+    return score, ckpt
+
+
+def predict_panoramas(inputs: list[Path], model_path, thresholds_path="default", batch_size: int = 32,
+                      chunk: int = 64, name_pattern: str | None = None,
+                      show_progress: bool = True) -> Prediction:
+    """Probabilities and decisions for every readable panorama; unreadable ones are listed.
+
+    ``model_path``: a checkpoint (``models/model.pt``) or an exported bundle
+    (``models/bundle``, run with onnxruntime). ``thresholds_path``: a thresholds file, None
+    for 0.5, or ``"default"``: the bundle's own, or ``models/thresholds.json`` for a
+    checkpoint. ``name_pattern`` None: the bundle's, or the default pattern."""
     try:
-        thresholds = read_thresholds_file(thresholds_path, classes) if thresholds_path else np.full(len(classes), 0.5)
-    except ThresholdsFileError as exc:
+        if is_bundle(model_path):
+            bundle = Bundle(model_path)
+            classes, own_thresholds, schema = bundle.classes, bundle.thresholds, bundle.label_schema
+            prepare, pattern = bundle.prepare, bundle.name_pattern
+
+            def score(images):
+                return bundle.probabilities(images, batch_size)
+        else:
+            score, ckpt = _checkpoint_scorer(model_path, batch_size)
+            classes, schema, prepare = ckpt["classes"], ckpt.get("labels"), ckpt.get("prepare")
+            own_thresholds, pattern = None, DEFAULT_PATTERN
+        if thresholds_path == "default":
+            thresholds_path = None if own_thresholds is not None else DEFAULT_THRESHOLDS
+        if thresholds_path:
+            thresholds = read_thresholds_file(thresholds_path, classes)
+        else:
+            thresholds = own_thresholds if own_thresholds is not None else np.full(len(classes), 0.5)
+    except (ThresholdsFileError, BundleError) as exc:
         raise PredictError(str(exc)) from None
-    model.to(device)
-    data_cfg = ckpt["data_config"]
-    transform, spec = build_transform(data_cfg, False), ckpt.get("prepare")
-    amp = autocast_dtype("auto", device)
-    rows, probs, failed = [], [], []
     bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
-    for start in range(0, len(inputs), chunk):  # bounded memory for large batches of 8K JPEGs
-        encoded = []
-        for path in inputs[start:start + chunk]:
-            try:
-                halves, _ = encode_halves(path)
-            except Exception as exc:
-                failed.append((str(path), f"{type(exc).__name__}: {exc}"))
-                bar.update()
-                continue
-            for side, data, _ in halves:
-                rows.append({"image": half_name(path.stem, side, path.suffix, name_pattern), "panorama": path.stem,
-                             "side": side, "source": str(path)})
-                encoded.append(data)
-            bar.update()
-        if not encoded:
-            continue
-        loader = DataLoader(_Halves(encoded, transform, spec), batch_size=batch_size, shuffle=False)
-        model.eval()
-        with torch.no_grad():
-            for images, _ in loader:
-                images = images.to(device)
-                with autocast(device, amp):
-                    logits = model(images)
-                probs.append(torch.sigmoid(logits.float()).cpu().numpy())
+    rows, p, failed = score_panoramas(inputs, score, prepare, name_pattern or pattern, chunk, bar.update)
     bar.close()
-    p = np.concatenate(probs).astype(np.float64) if probs else np.zeros((0, len(classes)))
-    halves = score_table(pd.DataFrame(rows, columns=["image", "panorama", "side", "source"]),
-                         p, thresholds, classes)
-    pano = pd.DataFrame(rows, columns=["image", "panorama", "side", "source"])
-    pano_probs = pd.DataFrame(p, columns=classes).assign(source=pano["source"].values)
-    pano_probs = pano_probs.groupby("source", sort=False).max()
-    panoramas = pd.DataFrame({"panorama": [Path(s).stem for s in pano_probs.index], "source": pano_probs.index})
-    panoramas = score_table(panoramas, pano_probs.to_numpy(), thresholds, classes)
-    return Prediction(halves, panoramas, failed, list(classes), ckpt.get("labels"), thresholds)
+    if not rows:
+        p = np.zeros((0, len(classes)))
+    halves = score_table(pd.DataFrame(rows, columns=["image", "panorama", "side", "source"]), p, thresholds, classes)
+    ids, pano_probs = panorama_scores(rows, p)
+    panoramas = score_table(pd.DataFrame(ids, columns=["panorama", "source"]), pano_probs, thresholds, classes)
+    return Prediction(halves, panoramas, failed, list(classes), schema, thresholds)
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
