@@ -120,7 +120,7 @@ def write_bundle(model_path, thresholds_path, out_dir, name_pattern: str) -> dic
             "prepare": ckpt.get("prepare"),
             "input": {"size": size, "interpolation": data_cfg["interpolation"], "mean": data_cfg["mean"],
                       "std": data_cfg["std"], "layout": "NCHW float32",
-                      "how": "prepared half (RGB) resized to size×size, no crop; pixel/255; (x - mean) / std"},
+                      "how": "prepared half (RGB) resized to size x size, no crop; pixel/255; (x - mean) / std"},
         },
         "label_schema": ckpt.get("labels"),
         "provenance": {
