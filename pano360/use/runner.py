@@ -73,11 +73,11 @@ class Bundle:
             self.size, self.interpolation = int(net["size"]), net["interpolation"]
             self.mean, self.std = net["mean"], net["std"]
             self.input_name, self.output_name = spec["model"]["input"], spec["model"]["output"]
+            model_path = folder / spec["model"]["file"]
         except (KeyError, TypeError) as exc:
             raise BundleError(f"{spec_path} lacks {exc}; export the bundle again (`dvc repro export`)") from None
         self.folder, self.spec = folder, spec
         self.label_schema = spec.get("label_schema")
-        model_path = folder / spec["model"]["file"]
         if not model_path.is_file():
             raise BundleError(f"{model_path} does not exist; the bundle is incomplete (`dvc pull` or "
                               f"`dvc repro export`)")
@@ -224,7 +224,7 @@ def main(argv=None) -> int:
 
     def report():
         done[0] += 1
-        if not args.quiet and (done[0] % 50 == 0 or done[0] == len(inputs)):
+        if not args.quiet and done[0] % 50 == 0 and done[0] < len(inputs):  # the last line says the rest
             print(f"predict.py: {done[0]}/{len(inputs)} panoramas", file=sys.stderr)
 
     rows, probs, failed = score_panoramas(inputs, lambda images: bundle.probabilities(images, args.batch_size),
