@@ -14,7 +14,7 @@ from pano360.evaluation.plots.evaluation import write_test_plots
 from pano360.evaluation.plots.galleries import write_galleries
 from pano360.evaluation.report import EvaluateParams, calibration_table, evaluation_report, flag_few_positives, \
     write_decision_metrics
-from pano360.evaluation.thresholds import read_thresholds_file
+from pano360.evaluation.thresholds_file import read_thresholds_file
 from pano360.io import atomic_dir, write_csv, write_json
 from pano360.stage import run_stage
 from pano360.use.inference import score_table, split_probabilities

@@ -172,11 +172,20 @@ def test_resume_state_is_read_on_the_cpu_whatever_the_training_device(splits, tm
     assert state["torch_rng"].device.type == "cpu"
 
 
-@pytest.mark.parametrize("grad_accum", [1, 2])
-def test_ddp_two_cpu_processes_gloo(splits, tmp_path, grad_accum):
+CONVNEXT_MLP = {"name": "test_convnext", "pretrained": False, "img_size": 64, "kwargs": {"head_hidden_size": 32}}
+
+
+@pytest.mark.parametrize("grad_accum, model", [(2, None), (1, CONVNEXT_MLP)], ids=["grad_accum_2", "unused_params"])
+def test_ddp_two_cpu_processes_gloo(splits, tmp_path, grad_accum, model):
     """grad_accum 2 under DDP used to crash at the first micro-batch that skips the gradient
-    sync: no_sync() is one context manager, and it was entered twice (forward, backward)."""
+    sync: no_sync() is one context manager, and it was entered twice (forward, backward).
+    A backbone keeping parameters the forward pass never uses (ConvNeXt's MLP pre-logits in
+    its classifier head) crashed DDP at step 2: "Expected to have finished reduction"."""
     spec = _spec(splits, tmp_path, epochs=1, grad_accum=grad_accum)
+    if model:
+        cfg = json.loads(spec.read_text())
+        cfg["cfg"]["model"] = model
+        spec.write_text(json.dumps(cfg))
     torchrun = Path(sys.executable).parent / "torchrun"
     out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(HERE / "train_entry.py"),
                           str(spec)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
@@ -223,3 +232,55 @@ def test_two_processes_train_exactly_like_one(splits, tmp_path):
     curve = [(tmp_path / run / "live/plots/metrics/val/loss.tsv").read_text().splitlines()[1:] for run in ("one", "two")]
     for row_a, row_b in zip(*curve):
         assert float(row_a.split("\t")[-1]) == pytest.approx(float(row_b.split("\t")[-1]), rel=1e-4)
+
+
+def test_inference_runs_at_the_precision_training_validated_in(splits, tmp_path):
+    """tune_thresholds, evaluate and predict ran under autocast "auto" whatever train.precision
+    said (bf16 on a GPU even for a model validated in fp32), so their scores differed from the
+    val mAP training reported. A CPU shows it with train.precision bf16: validation ran in bf16,
+    inference in fp32."""
+    import numpy as np
+    import pandas as pd
+    from pano360.data.dataset import HalfImages, build_transform
+    from pano360.data.prepare import read_prepared, stored_names
+    from pano360.model.backbone import load_checkpoint
+    from pano360.use.inference import predict, split_probabilities
+    train(config(epochs=1, precision="bf16"), paths(splits, tmp_path), show_progress=False)
+    ckpt = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert ckpt["precision"] == "bf16"
+    val = pd.read_csv(splits / "val.csv")
+    probs, _, classes = split_probabilities(tmp_path / "model.pt", val, splits / "prepared", splits / "prepared.json",
+                                            show_progress=False)
+    model, _ = load_checkpoint(tmp_path / "model.pt")
+    names = stored_names(val["image"], read_prepared(splits / "prepared.json"))
+    loader = torch.utils.data.DataLoader(HalfImages(val, splits / "prepared", classes,
+                                                    build_transform(ckpt["data_config"], False), names), batch_size=8)
+    as_validated, _, _ = predict(model, loader, torch.device("cpu"), torch.bfloat16, show=False)
+    in_fp32, _, _ = predict(model, loader, torch.device("cpu"), None, show=False)
+    assert np.abs(as_validated - in_fp32).max() > 1e-4   # the two precisions do differ here
+    assert np.array_equal(probs, as_validated.astype(np.float64))
+
+
+def test_parameters_the_forward_pass_never_uses_are_not_in_the_model(tmp_path):
+    """timm keeps ConvNeXt's MLP pre-logits (head_hidden_size) in a headless backbone; only
+    forward_features runs, so they would be trained (weight decay alone), synced and saved for
+    nothing. Every trainable parameter left must get a gradient."""
+    from pano360.model.backbone import build_model, checkpoint_payload, data_config, load_checkpoint
+    cfg = {k: v for k, v in CONVNEXT_MLP.items() if k != "pretrained"}
+    model = build_model(cfg, "csra", {}, 3)
+    assert model.dropped == ["backbone.head.pre_logits.fc"]
+    assert not [n for n in model.state_dict() if "pre_logits" in n]
+    model(torch.randn(2, 3, 64, 64)).sum().backward()
+    assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
+    # saved and loaded without them; a checkpoint from before they were dropped still loads
+    payload = checkpoint_payload(model, model_cfg=cfg, head_options={}, classes=["a", "b", "c"],
+                                 data_cfg=data_config(model, 64))
+    torch.save(payload, tmp_path / "new.pt")
+    old = dict(payload, state_dict={**payload["state_dict"], "backbone.head.pre_logits.fc.weight": torch.zeros(32, 32),
+                                    "backbone.head.pre_logits.fc.bias": torch.zeros(32)})
+    torch.save(old, tmp_path / "old.pt")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want = model.eval()(x)
+        for name in ("new.pt", "old.pt"):
+            assert torch.equal(load_checkpoint(tmp_path / name)[0](x), want), name

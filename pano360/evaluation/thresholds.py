@@ -41,9 +41,7 @@ Conventions where a choice had to be made:
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -53,7 +51,6 @@ from pydantic import Field, NonNegativeInt, field_validator
 from pano360.io import write_json
 from pano360.params import Section, validate_section
 from pano360.evaluation.metrics import check_groups, check_inputs, check_thresholds, confusion_counts, f1_from_counts
-from pano360.errors import Pano360Error
 
 STRATEGIES = ("fixed", "global_f1", "per_class_f1", "per_class_precision", "per_class_recall", "auto")
 CONCRETE_STRATEGIES = STRATEGIES[:-1]
@@ -391,30 +388,9 @@ def f1_curves(probs, targets) -> list[dict]:
     return curves
 
 
-class ThresholdsFileError(Pano360Error, ValueError):
-    pass
-
-
 def write_thresholds_file(path, fit: ThresholdFit, classes: list[str]) -> None:
     """``models/thresholds.json``: class -> threshold, and how they were chosen."""
     result = fit.to_dict()
     write_json(path, {"classes": list(classes), "thresholds": dict(zip(classes, result["thresholds"])),
                       "strategy": fit.strategy, "requested": fit.requested, "settings": fit.settings,
                       "details": fit.details, "compare": "probability >= threshold"})
-
-
-def read_thresholds_file(path, classes: list[str]) -> np.ndarray:
-    """Thresholds from ``models/thresholds.json`` in the model's class order; a file tuned for
-    other classes is an error, never a silent mis-assignment."""
-    try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        thresholds = spec["thresholds"]
-    except FileNotFoundError:
-        raise ThresholdsFileError(f"thresholds file {path} does not exist") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ThresholdsFileError(f"{path} is not a pano360 thresholds file ({exc})") from None
-    if spec.get("classes") != classes or set(thresholds) != set(classes):
-        raise ThresholdsFileError(
-            f"{path} holds thresholds for classes {spec.get('classes') or sorted(thresholds)}, but the "
-            f"model predicts {classes}; use the thresholds tuned for this model (dvc repro tune_thresholds)")
-    return np.array([thresholds[c] for c in classes], dtype=float)

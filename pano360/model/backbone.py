@@ -7,6 +7,7 @@ tokens, so a head never guesses a layout.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 import socket
@@ -199,7 +200,53 @@ def build_model(model_cfg: dict, head: str, head_options: dict, num_classes: int
         pretrained=bool(model_cfg.get("pretrained")) and load_pretrained,
         pretrained_file=model_cfg.get("pretrained_file") if load_pretrained else None,
         img_size=model_cfg.get("img_size"), **extra)
-    return MultiLabelModel(backbone, num_classes, head, head_options)
+    model = MultiLabelModel(backbone, num_classes, head, head_options)
+    drop_unused_parameters(model, int(model_cfg.get("img_size") or 224))
+    return model
+
+
+def unused_parameters(model: nn.Module, img_size: int) -> tuple[list[str], set[str]]:
+    """``(trainable parameters the forward pass does not use, modules it calls)``, found by
+    one forward and backward pass of a copy on the meta device: shapes only, no compute, and
+    no copy of the weights (each tensor's copy is an empty meta tensor)."""
+    memo: dict = {}
+    for p in model.parameters():
+        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
+    for b in model.buffers():
+        memo[id(b)] = torch.empty_like(b, device="meta")
+    probe = copy.deepcopy(model, memo)
+    called: set[str] = set()
+    for name, module in probe.named_modules():
+        module.register_forward_pre_hook(lambda m, args, name=name: called.add(name))
+    with torch.enable_grad():  # also when the model is built under no_grad (inference)
+        out = probe(torch.empty(2, 3, img_size, img_size, device="meta"))
+        trainable = [(n, p) for n, p in probe.named_parameters() if p.requires_grad]
+        grads = torch.autograd.grad(out.sum(), [p for _, p in trainable], allow_unused=True)
+    return [n for (n, _), g in zip(trainable, grads) if g is None], called
+
+
+def drop_unused_parameters(model: MultiLabelModel, img_size: int) -> None:
+    """Remove what the forward pass never uses, so it is not trained, decayed, synced (DDP
+    fails at step 2 on a parameter without a gradient) or saved: modules it never calls
+    (timm classifier parts such as ConvNeXt's and MaxViT-tf's MLP pre-logits, which a
+    headless backbone keeps) are replaced by ``nn.Identity``; a parameter unused inside a
+    module that is called is frozen. ``model.dropped`` lists the removed modules."""
+    model.dropped = []
+    try:
+        unused, called = unused_parameters(model, img_size)
+    except Exception:  # an op without a meta kernel: keep everything (single-process training works)
+        return
+    modules = dict(model.named_modules())
+    for name in sorted({n.rsplit(".", 1)[0] for n in unused}, key=len):
+        if name in called or any(name.startswith(d + ".") for d in model.dropped):
+            continue
+        parent, _, child = name.rpartition(".")
+        setattr(modules[parent] if parent else model, child, nn.Identity())
+        model.dropped.append(name)
+    remaining = dict(model.named_parameters())
+    for name in unused:
+        if name in remaining:
+            remaining[name].requires_grad_(False)
 
 
 def data_config(model: MultiLabelModel, img_size: int | None = None) -> dict:
@@ -238,5 +285,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[MultiL
                               f"pano360 reads version {CHECKPOINT_VERSION}. Retrain with `dvc repro`.")
     model = build_model(ckpt["model"], ckpt["head"], ckpt["head_options"], len(ckpt["classes"]),
                         load_pretrained=False)
-    model.load_state_dict(ckpt["state_dict"])
+    # checkpoints written before unused modules were dropped still hold their weights
+    state = {k: v for k, v in ckpt["state_dict"].items() if not any(k.startswith(d + ".") for d in model.dropped)}
+    model.load_state_dict(state)
     return model.eval(), ckpt

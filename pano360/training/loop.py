@@ -37,7 +37,7 @@ from pano360.training.distributed import EpochSampler, broadcast_flag, quiet_wor
 from pano360.training.logging import log_epoch, loggable, start_live
 from pano360.training.optim import lr_factor, param_groups
 from pano360.training.resume import ResumeState, resume_path
-from pano360.use.inference import autocast, autocast_dtype, predict
+from pano360.use.inference import PRECISION_NAMES, autocast, autocast_dtype, predict
 
 
 def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
@@ -62,6 +62,9 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     seed_everything(t.seed)
     train_frame, val_frame, classes = _read_splits(paths)
     model, head_options, lr_mult = _build_model(cfg, len(classes))
+    if main and model.dropped:
+        print(f"train: leaving out {', '.join(model.dropped)}: the forward pass never uses it "
+              f"(part of timm's classifier head, which a headless backbone keeps)", flush=True)
     data_cfg = data_config(model, cfg.model.img_size)
     spec = read_prepared(paths.prepared)
     # read now, not after the last epoch: a missing file must not cost a whole training run
@@ -140,7 +143,7 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             phase("save")
             eval_model = ema.module if ema is not None else model
             _save_checkpoints(paths, model, eval_model, state, stopped_early, cfg, head_options, classes, data_cfg,
-                              spec, labels)
+                              spec, labels, PRECISION_NAMES[amp_dtype])
             result = {"best_val_mAP": state.best, "epochs_run": len(state.history),
                       "stopped_early": stopped_early, "classes": classes}
             live.summary["best_val_mAP"] = state.best
@@ -321,9 +324,10 @@ def _record_epoch(state: ResumeState, record: dict, eval_model, live) -> bool:
 
 
 def _save_checkpoints(paths: Paths, model, eval_model, state: ResumeState, stopped_early: bool,
-                      cfg: TrainingConfig, head_options, classes, data_cfg, spec, labels) -> None:
+                      cfg: TrainingConfig, head_options, classes, data_cfg, spec, labels, precision: str) -> None:
+    # precision: what validation ran in; tune_thresholds, evaluate and predict run in it too
     common = dict(model_cfg=cfg.model.model_dump(mode="json"), head_options=head_options, classes=classes,
-                  data_cfg=data_cfg, prepare=spec, labels=labels, best_val_mAP=state.best,
+                  data_cfg=data_cfg, prepare=spec, labels=labels, precision=precision, best_val_mAP=state.best,
                   epochs_run=len(state.history), stopped_early=stopped_early)
     save_torch(paths.last, checkpoint_payload(model, **common, state_dict=eval_model.state_dict(),
                                               epoch=len(state.history)))

@@ -26,7 +26,7 @@ import torch
 
 from pano360.data import pixels
 from pano360.errors import Pano360Error
-from pano360.evaluation.thresholds import read_thresholds_file
+from pano360.evaluation.thresholds_file import read_thresholds_file
 from pano360.io import atomic_dir, write_json
 from pano360.model.backbone import load_checkpoint
 from pano360.use import runner
@@ -130,6 +130,8 @@ def write_bundle(model_path, thresholds_path, out_dir, name_pattern: str) -> dic
             "model": {"path": str(model_path), "md5": file_md5(model_path)},
             "thresholds": {"path": str(thresholds_path), "md5": file_md5(thresholds_path)},
             "pano360": metadata.version("pano360"), "torch": torch.__version__,
+            # ONNX runs in fp32; a model validated in bf16/fp16 scores slightly differently here
+            "validated_precision": ckpt.get("precision", "auto"),
         },
         "run": "python predict.py PANORAMAS... --out predictions.csv  (needs numpy, Pillow, onnxruntime)",
     }

@@ -31,6 +31,16 @@ def autocast_dtype(precision: str, device: torch.device):
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+PRECISION_NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+def checkpoint_autocast(ckpt: dict, device: torch.device):
+    """The autocast dtype training validated this model in (recorded in the checkpoint as
+    ``precision``), so inference scores are the ones val mAP was measured on; checkpoints
+    from before it was recorded: ``auto``."""
+    return autocast_dtype(ckpt.get("precision", "auto"), device)
+
+
 def autocast(device: torch.device, dtype):
     return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
@@ -75,7 +85,7 @@ def split_probabilities(model_path, frame: pd.DataFrame, image_dir, prepared=Non
     names = stored_names(frame["image"], spec)
     dataset = HalfImages(frame, image_dir, classes, build_transform(ckpt["data_config"], False), names)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    probs, targets, _ = predict(model, loader, device, autocast_dtype("auto", device), desc=desc,
+    probs, targets, _ = predict(model, loader, device, checkpoint_autocast(ckpt, device), desc=desc,
                                 show=show_progress)
     return probs.astype(np.float64), targets.astype(np.int64), classes
 

@@ -14,14 +14,14 @@ import pandas as pd
 import torch
 
 from pano360.data.dataset import build_transform
-from pano360.use.inference import autocast, autocast_dtype, default_device, score_table
+from pano360.use.inference import autocast, checkpoint_autocast, default_device, score_table
 from pano360.use.runner import Bundle, BundleError, is_bundle, panorama_scores, score_panoramas
 from pano360.io import atomic_path
 from pano360.model.backbone import load_checkpoint
 from pano360.data.naming import DEFAULT_PATTERN
 from pano360.data.pixels import IMAGE_SUFFIXES
 from pano360.progress import progress
-from pano360.evaluation.thresholds import ThresholdsFileError, read_thresholds_file
+from pano360.evaluation.thresholds_file import ThresholdsFileError, read_thresholds_file
 from pano360.errors import Pano360Error
 
 FORMATS = ("csv", "jsonl", "parquet", "labelbox")
@@ -132,7 +132,7 @@ def _checkpoint_scorer(model_path, batch_size: int):
     device = default_device()
     model, ckpt = load_checkpoint(model_path, map_location=device)  # errors before any work
     model.to(device).eval()
-    transform, amp = build_transform(ckpt["data_config"], False), autocast_dtype("auto", device)
+    transform, amp = build_transform(ckpt["data_config"], False), checkpoint_autocast(ckpt, device)
 
     @torch.no_grad()
     def score(images) -> np.ndarray:
