@@ -19,7 +19,7 @@ TINY = dict(
     thresholds={"folds": 3, "min_positives": 3},
 )
 DATA_STAGES = ("split_images", "prepare_halves", "load_labels", "partition")
-MODEL_STAGES = ("train", "tune_thresholds", "evaluate")
+MODEL_STAGES = ("train", "tune_thresholds", "evaluate", "export")
 
 
 def ran(output: str) -> set[str]:
@@ -107,14 +107,15 @@ def test_exp_run_head_reruns_model_stages_only(project):
 
 def test_threshold_strategy_change_skips_training(project):
     out = project.dvc("exp", "run", "-S", "thresholds.strategy=global_f1").stdout
-    assert ran(out) == {"tune_thresholds", "evaluate"}
+    assert ran(out) == {"tune_thresholds", "evaluate", "export"}   # the bundle carries the thresholds
     chosen = json.loads((project.path / "models/thresholds.json").read_text())["strategy"]
     assert chosen == "global_f1"
 
 
-def test_queue_all_heads_and_show(project):
-    # the baseline is csra: queue the two other heads
-    project.dvc("exp", "run", "--queue", "-S", "head=fc,mldecoder")
+def test_queued_experiment_runs_its_own_code_and_shows(project):
+    # the baseline is csra; one queued head is enough (fc runs in another test; each run costs
+    # ~40 s of the suite)
+    project.dvc("exp", "run", "--queue", "-S", "head=mldecoder")
     # Queued runs happen in copies of the repository and must run those copies' code, not
     # the workspace's (which may be mid-edit): break the workspace's library meanwhile.
     evaluation = project.path / "pano360/evaluation/report.py"
@@ -137,7 +138,7 @@ def test_queue_all_heads_and_show(project):
                 params = run["data"]["params"]["params.yaml"]["data"]
                 if run["data"].get("metrics"):
                     heads.add(params["head"])
-    assert {"fc", "mldecoder"} <= heads
+    assert "mldecoder" in heads
 
 
 def test_img_size_reruns_prepare_and_the_model_stages_only(project):

@@ -1,5 +1,5 @@
-"""The real finetuning path on a CPU, end to end: reduced SwinV2 and ViT-with-registers weights
-saved to a local safetensors file → model.pretrained_file → train 2 epochs → tune → evaluate
+"""The real finetuning path on a CPU, end to end: reduced SwinV2 weights saved to a local
+safetensors file → model.pretrained_file → train 2 epochs → tune → evaluate
 → export (ONNX bundle) → predict on the checkpoint and on the bundle, with the real `dvc` CLI."""
 import json
 import sys
@@ -21,8 +21,6 @@ pytestmark = pytest.mark.slow
 BACKBONES = {
     "swinv2": {"name": "swinv2_tiny_window8_256", "img_size": 64,
                "kwargs": {"window_size": 4, "embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 1, 1]}},
-    "vit_reg4": {"name": "vit_small_patch14_reg4_dinov2", "img_size": 56,
-                 "kwargs": {"embed_dim": 32, "depth": 2, "num_heads": 2}},
 }
 
 
@@ -35,7 +33,10 @@ def project(tmp_path_factory):
     return project
 
 
-@pytest.mark.parametrize("which", sorted(BACKBONES))
+# SwinV2 (the reference) through the whole pipeline; the ViT with register tokens loads and
+# tokenises the same way in tests/test_model.py (test_pretrained_file_is_proven_to_load), and a
+# second full `dvc repro` here would cost the suite ~55 s for no other path.
+@pytest.mark.parametrize("which", ["swinv2"])
 def test_local_weights_train_tune_evaluate_predict_export(project, which):
     spec = BACKBONES[which]
     torch.manual_seed(7)

@@ -49,7 +49,7 @@ def test_training_writes_checkpoints_and_dvclive_logs(splits, tmp_path):
     live = tmp_path / "live"
     assert json.loads((live / "metrics.json").read_text())["best_val_mAP"] == pytest.approx(result["best_val_mAP"])
     curves = live / "plots" / "metrics"
-    for metric in ("train/loss", "val/loss", "val/mAP", "lr", "epoch_time_s", "train/images_per_s"):
+    for metric in ("train/loss", "val/loss", "val/mAP", "lr/head", "lr/backbone", "epoch_time_s", "train/images_per_s"):
         rows = (curves / f"{metric}.tsv").read_text().strip().splitlines()
         assert len(rows) == 3, metric           # header + 2 epochs
     system = list((curves / "system").rglob("*.tsv"))
@@ -88,7 +88,7 @@ def test_the_schedule_counts_every_optimizer_step_when_grad_accum_does_not_divid
     """3 batches an epoch with grad_accum 2 take 2 optimizer steps (the last one shorter); the
     schedule counted 1, so its cosine ended half-way and the rest ran at the minimum lr."""
     train(config(epochs=2, batch_size=5, grad_accum=2), paths(splits, tmp_path), show_progress=False)
-    rows = (tmp_path / "live/plots/metrics/lr.tsv").read_text().strip().splitlines()[1:]
+    rows = (tmp_path / "live/plots/metrics/lr/head.tsv").read_text().strip().splitlines()[1:]
     last_lr = float(rows[-1].split("\t")[-1])
     assert last_lr > 0.1 * 0.003  # the cosine's midpoint here (0.5 x lr); the minimum is 0.01 x lr
 
@@ -284,3 +284,39 @@ def test_parameters_the_forward_pass_never_uses_are_not_in_the_model(tmp_path):
         want = model.eval()(x)
         for name in ("new.pt", "old.pt"):
             assert torch.equal(load_checkpoint(tmp_path / name)[0](x), want), name
+
+
+def test_logged_learning_rates_are_the_heads_and_the_top_blocks_under_layer_decay(splits, tmp_path):
+    """The log showed the first optimizer group's rate: under layer decay, the stem's, orders of
+    magnitude below what the head and the top block learn at."""
+    train(config(epochs=1, layer_decay=0.5), paths(splits, tmp_path), show_progress=False)
+    curves = tmp_path / "live/plots/metrics/lr"
+    head, top = (float((curves / f"{part}.tsv").read_text().splitlines()[-1].split("\t")[-1])
+                 for part in ("head", "backbone"))
+    assert head == pytest.approx(2 * top)   # the head at lr × 1 (from scratch), the top block at lr × 0.5
+
+
+def test_ema_warms_up_instead_of_clinging_to_the_first_steps_weights(splits):
+    """Without warm-up the average copied the weights of step 1 and then moved 0.02 % a step
+    (decay 0.9998): early epochs validated, kept as best and early-stopped on a model close to
+    step 1's. With timm's warm-up it follows the early weights closely."""
+    from pano360.training.config import TrainParams
+    from pano360.training.loop import _build_optimisation
+    t = TrainParams.model_validate(config(ema=True, ema_decay=0.9998)["train"])
+    opt = _build_optimisation(_TwoPart(), t, 1.0, 2, 10, torch.device("cpu"))
+    net = _TwoPart()
+    opt.ema.update(net, step=1)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    opt.ema.update(net, step=2)
+    moved = (opt.ema.module.head.weight - (net.head.weight - 1)).mean().item()
+    assert moved > 0.5   # without warm-up: 0.0002
+
+
+class _TwoPart(torch.nn.Module):
+    """The smallest model the optimiser accepts: a backbone and a head."""
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.backbone, self.head = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)

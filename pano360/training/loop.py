@@ -35,7 +35,7 @@ from pano360.training.config import Paths, TrainingConfig, TrainingError, TrainP
 from pano360.training.distributed import EpochSampler, broadcast_flag, quiet_worker, seed_everything, \
     setup_distributed
 from pano360.training.logging import log_epoch, loggable, start_live
-from pano360.training.optim import lr_factor, param_groups
+from pano360.training.optim import learning_rates, lr_factor, param_groups
 from pano360.training.resume import ResumeState, resume_path
 from pano360.use.inference import PRECISION_NAMES, autocast, autocast_dtype, predict
 
@@ -238,7 +238,10 @@ def _build_optimisation(model, t: TrainParams, lr_mult: float, num_classes: int,
     ema = None
     if t.ema:
         from timm.utils import ModelEmaV3
-        ema = ModelEmaV3(model, decay=t.ema_decay, device=device)
+        # warm-up: the average follows the fast-changing early weights (decay 1 - (1 + step)^-2/3,
+        # capped at ema_decay) instead of clinging to step 1's, which the best checkpoint and
+        # early stopping would otherwise judge
+        ema = ModelEmaV3(model, decay=t.ema_decay, use_warmup=True, device=device)
     return Optimisation(optimizer, scaler, ema, loss_fn, [g["lr"] for g in optimizer.param_groups],
                         total_steps=t.epochs * steps_per_epoch, warmup=int(round(t.warmup_epochs * steps_per_epoch)))
 
@@ -299,7 +302,7 @@ def _end_epoch(eval_model, model, val_loader, opt: "Optimisation", state: Resume
         raise TrainingError(_non_finite_message(
             f"the model's validation scores became NaN/inf after epoch {epoch + 1} (the weights diverged)", t))
     record = {"epoch": epoch + 1, "train/loss": loss, "val/loss": val_loss, "val/mAP": mean_ap(y, probs),
-              "lr": opt.optimizer.param_groups[0]["lr"], "epoch_time_s": time.perf_counter() - t0,
+              **learning_rates(opt.optimizer), "epoch_time_s": time.perf_counter() - t0,
               "train/images_per_s": images_per_s}
     improved = _record_epoch(state, record, eval_model, live)
     print(f"train: epoch {epoch + 1}/{t.epochs} loss {loss:.4f} val loss {val_loss:.4f} val mAP "

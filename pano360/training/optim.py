@@ -36,9 +36,24 @@ def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float,
     head_groups = param_groups_weight_decay(head, weight_decay)
     for g in head_groups:
         g["lr"] = lr * head_lr_mult
+    for g in groups:
+        g["part"] = "backbone"
+    for g in head_groups:
+        g["part"] = "head"
     groups += head_groups
     grouped = {id(p) for g in groups for p in g["params"]}
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     if grouped != trainable:  # a parameter outside backbone and head would never be trained
         raise TrainingError(f"{len(trainable - grouped)} trainable parameter(s) are in no optimizer group")
     return groups
+
+
+def learning_rates(optimizer) -> dict[str, float]:
+    """The learning rates to log: the head's, and the backbone's top block's (the highest of
+    the backbone; under layer decay the stem's is far lower and says little)."""
+    rates = {}
+    for part in ("head", "backbone"):
+        lrs = [g["lr"] for g in optimizer.param_groups if g.get("part") == part]
+        if lrs:
+            rates[f"lr/{part}"] = max(lrs)
+    return rates
