@@ -30,7 +30,7 @@ demo: $(STAMP)
 # Two workers on 2 cores (pytest-xdist), each test file on one worker so its built fixtures
 # are built once; tests/conftest.py gives each worker one compute thread.
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # About 75 minutes on 2 cores; run it alone (two torch processes slow each other far more than 2x).
 bench: $(STAMP) demo
