@@ -210,3 +210,16 @@ def test_shipped_files_import_only_what_a_deployment_machine_has(module, allowed
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= allowed, imported - allowed
+
+
+def test_thresholds_none_means_half_on_a_bundle_too(bundle, tmp_path):
+    """`--thresholds none` (0.5 for every class) gave the bundle's tuned thresholds instead."""
+    out_dir, _, panoramas = bundle
+    assert main(["predict", panoramas[0], "--model", str(out_dir), "--thresholds", "none", "--out",
+                 str(tmp_path / "p.csv"), "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "p.csv")
+    classes = json.loads((out_dir / "bundle.json").read_text())["classes"]
+    for c in classes:
+        assert (table[c] == (table[f"p_{c}"] >= 0.5).astype(int)).all(), c
+    tuned = json.loads((out_dir / "bundle.json").read_text())["thresholds"]
+    assert any(t != 0.5 for t in tuned.values())   # so the tuned ones would decide otherwise somewhere

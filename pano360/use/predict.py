@@ -168,12 +168,13 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path="default",
             score, ckpt = _checkpoint_scorer(model_path, batch_size)
             classes, schema, prepare = ckpt["classes"], ckpt.get("labels"), ckpt.get("prepare")
             own_thresholds, pattern = None, DEFAULT_PATTERN
-        if thresholds_path == "default":
-            thresholds_path = None if own_thresholds is not None else DEFAULT_THRESHOLDS
-        if thresholds_path:
-            thresholds = read_thresholds_file(thresholds_path, classes)
+        if thresholds_path == "default" and own_thresholds is not None:
+            thresholds = own_thresholds
+        elif thresholds_path:
+            path = DEFAULT_THRESHOLDS if thresholds_path == "default" else thresholds_path
+            thresholds = read_thresholds_file(path, classes)
         else:
-            thresholds = own_thresholds if own_thresholds is not None else np.full(len(classes), 0.5)
+            thresholds = np.full(len(classes), 0.5)
     except (ThresholdsFileError, BundleError) as exc:
         raise PredictError(str(exc)) from None
     bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
