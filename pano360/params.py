@@ -28,7 +28,7 @@ from pano360.errors import Pano360Error
 PARAMS_FILE = "params.yaml"
 # Every top-level key params.yaml may hold (the schemas live in the modules that use them).
 SECTIONS = ("split", "labels", "partition", "prepare", "head", "heads", "model", "train",
-            "thresholds", "evaluate")
+            "launch", "thresholds", "evaluate")
 
 
 class ParamsError(Pano360Error, ValueError):

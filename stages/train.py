@@ -1,7 +1,8 @@
 """DVC stage train: finetune backbone + head; writes models/model.pt (best), models/last.pt.
 
-With train.nproc > 1 this process starts ``torchrun`` for N DDP workers running this module
-and waits for them (pano360.training.launch: none outlives the stage).
+With train.nproc > 1 (or launch.nnodes > 1) this process starts ``torchrun`` for this machine's
+DDP workers running this module and waits for them; under an outer launcher (RANK and
+WORLD_SIZE set) it is one of the workers (pano360.training.launch: none outlives the stage).
 """
 import dataclasses
 import os
@@ -12,10 +13,10 @@ import yaml
 
 from pano360.model.backbone import ModelParams
 from pano360.model.heads import HeadName, HeadsParams
-from pano360.params import check_unchanged
+from pano360.params import check_unchanged, load_params
 from pano360.stage import run_stage
 from pano360.training.config import Paths, TrainingConfig, TrainParams
-from pano360.training.launch import die_with_parent, is_worker, launch, parent_is_torchrun
+from pano360.training.launch import LaunchParams, guard_worker, launch, plan
 from pano360.training.loop import train
 from pano360.training.phases import interrupt_at
 
@@ -24,6 +25,8 @@ PATHS = Paths(train_csv="data/processed/train.csv", val_csv="data/processed/val.
               label_schema="data/interim/label_schema.json", best="models/model.pt", last="models/last.pt",
               resume_dir="models/.resume", live_dir="dvclive", metrics="metrics/train.json")
 PARAMS = {"head": HeadName, "heads": HeadsParams, "model": ModelParams, "train": TrainParams}
+# where it runs, not what it computes: read, validated, but not a DVC dependency of the stage
+WHERE = {"launch": LaunchParams}
 RANK = int(os.environ.get("RANK", "0"))
 
 
@@ -34,8 +37,11 @@ def stage_deps(stage: str, dvc_yaml: str = "dvc.yaml") -> list[str]:
 
 
 def compute(params):
-    if params.train.nproc > 1 and not is_worker():
-        return launch(params.train.nproc, "stages.train")
+    how = plan(params.train.nproc, load_params(**WHERE).launch, ["-m", "stages.train"], backend=params.train.backend)
+    if how.mode == "launch":
+        return launch(how.command)
+    if how.note and RANK == 0:
+        print(f"train: {how.note}", flush=True)
     weights = params.model.pretrained_file
     if weights and RANK == 0 and not Path(weights).resolve().is_relative_to(Path("weights").resolve()):
         print(f"train: warning: model.pretrained_file {weights} is outside weights/, which dvc.yaml "
@@ -55,7 +61,6 @@ def write(params, result):
 
 
 if __name__ == "__main__":
-    if is_worker():
-        die_with_parent(parent_is_torchrun)
+    guard_worker()
     sys.exit(run_stage("train", PARAMS, compute, write,
                        interrupted="interrupted; run `dvc repro` to continue from the last finished epoch"))

@@ -17,11 +17,12 @@ from pano360.params import SECTIONS, ParamsError, check_unchanged, load_params
 from pano360.data.partition import PartitionParams
 from pano360.data.prepare import PrepareParams
 from pano360.evaluation.thresholds import ThresholdsParams
+from pano360.training.launch import LaunchParams
 from pano360.training.loop import TrainingConfig, TrainParams
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"split": SplitParams, "labels": LabelsParams, "partition": PartitionParams, "prepare": PrepareParams,
-           "heads": HeadsParams, "model": ModelParams, "train": TrainParams, "thresholds": ThresholdsParams,
+           "heads": HeadsParams, "model": ModelParams, "train": TrainParams, "launch": LaunchParams, "thresholds": ThresholdsParams,
            "evaluate": EvaluateParams}
 # Keys whose params.yaml value differs from the schema default on purpose: none today.
 ON_PURPOSE: dict[str, str] = {}

@@ -95,7 +95,7 @@ def test_the_schedule_counts_every_optimizer_step_when_grad_accum_does_not_divid
 
 def test_nan_loss_stops_with_the_step_and_writes_nothing(splits, tmp_path, monkeypatch):
     monkeypatch.setattr("pano360.training.loop.build_loss", lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
-    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1"):
+    with pytest.raises(TrainingError, match=r"loss became NaN/inf at epoch 1, batch 1"):
         train(config(), paths(splits, tmp_path), show_progress=False)
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "last.pt").exists()
 
@@ -180,12 +180,15 @@ def test_ddp_two_cpu_processes_gloo(splits, tmp_path, grad_accum, model):
     """grad_accum 2 under DDP used to crash at the first micro-batch that skips the gradient
     sync: no_sync() is one context manager, and it was entered twice (forward, backward).
     A backbone keeping parameters the forward pass never uses (ConvNeXt's MLP pre-logits in
-    its classifier head) crashed DDP at step 2: "Expected to have finished reduction"."""
+    its classifier head) crashed DDP at step 2: "Expected to have finished reduction".
+    Every rank drew the same dropout and drop-path masks (one seed for all), and rank 0 alone
+    validated while the others waited (NCCL's watchdog ends such a wait on large sets)."""
     spec = _spec(splits, tmp_path, epochs=1, grad_accum=grad_accum)
+    cfg = json.loads(spec.read_text())
+    cfg["record"] = True
     if model:
-        cfg = json.loads(spec.read_text())
         cfg["cfg"]["model"] = model
-        spec.write_text(json.dumps(cfg))
+    spec.write_text(json.dumps(cfg))
     torchrun = Path(sys.executable).parent / "torchrun"
     out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(HERE / "train_entry.py"),
                           str(spec)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
@@ -194,6 +197,10 @@ def test_ddp_two_cpu_processes_gloo(splits, tmp_path, grad_accum, model):
     assert "best_val_mAP" in json.loads((tmp_path / "result_rank0.json").read_text())
     assert out.stdout.count("train: epoch 1/1") == 1   # only rank 0 logs
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "live/metrics.json").is_file()
+    ranks = [json.loads((tmp_path / f"record_rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["rng"] != ranks[1]["rng"]
+    n_val = len((splits / "val.csv").read_text().strip().splitlines()) - 1
+    assert ranks[0]["val_rows"][0] + ranks[1]["val_rows"][0] == n_val and ranks[1]["val_rows"][0] >= n_val // 2
 
 
 def test_collective_tensors_live_on_the_training_device(monkeypatch):
@@ -320,3 +327,197 @@ class _TwoPart(torch.nn.Module):
         super().__init__()
         torch.manual_seed(0)
         self.backbone, self.head = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)
+
+
+def test_training_samples_are_not_repeated_to_fill_the_last_rank(splits):
+    """DistributedSampler padded an epoch with repeated samples so every rank got as many: with
+    11 training halves on 2 ranks one half was seen twice. Now the permutation's last odd one
+    out waits for another epoch (each epoch a different one)."""
+    frame, classes, cfg, spec = _loader_inputs(splits)
+    odd = frame.iloc[:11]
+    seen = []
+    for rank in (0, 1):
+        _, _, sampler = _loaders(odd, frame, classes, cfg, spec, splits, world=2, rank=rank)
+        sampler.set_epoch(0)
+        seen += [i for _, i in sampler]
+    assert len(seen) == len(set(seen)) == 10
+
+
+def test_the_image_cache_budget_is_for_the_machine_not_for_each_process(splits, monkeypatch):
+    """2 GB per loader process: 2 processes × 2 workers held 8 GB of decoded halves."""
+    frame, classes, cfg, spec = _loader_inputs(splits)
+    n = 2 * len(frame)          # train + val
+    size = int((1.5 * 2**30 / (3 * n)) ** 0.5)   # 1.5 GB: fits one process's 2 GB, not a quarter of it
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    for workers, world, cached in ((0, 1, True), (2, 2, False)):
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", str(world))
+        train_loader, val_loader, _ = _loaders(frame, frame, classes, cfg, {**spec, "size": size}, splits,
+                                               world=world, rank=0, workers=workers)
+        assert (train_loader.dataset.cache is not None) is cached and (val_loader.dataset.cache is not None) is cached
+
+
+def _loader_inputs(splits):
+    from pano360.data.dataset import read_split
+    from pano360.data.prepare import read_prepared
+    from pano360.model.backbone import build_model, data_config
+    frame, classes = read_split(splits / "train.csv")
+    model = build_model({"name": "test_resnet", "img_size": 64}, "fc", {}, len(classes))
+    return frame, classes, data_config(model, 64), read_prepared(splits / "prepared.json")
+
+
+def _loaders(train_frame, val_frame, classes, data_cfg, spec, splits, world, rank, workers=0):
+    from pano360.training.config import TrainParams
+    from pano360.training.loop import build_loaders
+    t = TrainParams.model_validate({**config()["train"], "workers": workers})
+    return build_loaders(train_frame, val_frame, classes, data_cfg, spec, paths(splits, splits / "unused"), t,
+                         rank, world, torch.device("cpu"))
+
+
+def test_each_rank_and_epoch_draws_its_own_masks():
+    from pano360.training.distributed import seed_epoch
+    draws = {}
+    for rank in (0, 1):
+        for epoch in (0, 1):
+            seed_epoch(0, rank, epoch)
+            draws[rank, epoch] = torch.rand(4)
+    assert not torch.equal(draws[0, 0], draws[1, 0]) and not torch.equal(draws[0, 0], draws[0, 1])
+    seed_epoch(0, 1, 1)
+    assert torch.equal(torch.rand(4), draws[1, 1])   # a resumed run draws what it would have
+
+
+def test_sync_batchnorm_converts_for_gpus_and_says_no_on_cpus():
+    from pano360.model.backbone import build_model
+    from pano360.training.loop import sync_batchnorm
+    model = build_model({"name": "test_resnet", "img_size": 64}, "fc", {}, 3)
+    keys = list(model.state_dict())
+    assert sync_batchnorm(model, True, 1, torch.device("cpu")) is model   # one process: nothing to sync
+    with pytest.raises(TrainingError, match="sync_batchnorm needs GPUs"):
+        sync_batchnorm(model, True, 2, torch.device("cpu"))
+    synced = sync_batchnorm(model, True, 2, torch.device("cuda", 0))   # converting needs no GPU
+    assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules())
+    assert not any(type(m) is torch.nn.BatchNorm2d for m in synced.modules())
+    assert list(synced.state_dict()) == keys and synced.dropped == model.dropped   # checkpoints load as before
+
+
+def test_an_inf_fp16_loss_skips_its_step_instead_of_stopping(splits, tmp_path, monkeypatch, capsys):
+    """Under fp16 the loss scaler exists to skip steps whose gradients overflow; training raised
+    at the first non-finite loss instead. Every loss non-finite still stops it."""
+    from pano360.model.losses import build_loss
+    calls = []
+
+    def flaky(*args, **kwargs):
+        real = build_loss(*args, **kwargs)
+
+        def loss(logits, y):
+            calls.append(1)
+            value = real(logits, y)
+            return value * float("inf") if len(calls) == 2 else value
+        return loss
+    monkeypatch.setattr("pano360.training.loop.build_loss", flaky)
+    result = train(config(epochs=1, precision="fp16", batch_size=4), paths(splits, tmp_path), show_progress=False)
+    assert "1 batch(es) with inf/NaN fp16 loss skipped" in capsys.readouterr().out
+    assert result["best_val_mAP"] >= 0 and (tmp_path / "model.pt").is_file()
+    weights = torch.load(tmp_path / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.isfinite(v.float()).all() for v in weights.values())
+    skipped = (tmp_path / "live/plots/metrics/train/skipped_steps.tsv").read_text().splitlines()[-1]
+    assert float(skipped.split("\t")[-1]) == 1
+    monkeypatch.setattr("pano360.training.loop.build_loss",
+                        lambda *a, **k: lambda logits, y: logits.sum() * float("nan"))
+    with pytest.raises(TrainingError, match="NaN/inf in every batch"):
+        train(config(epochs=1, precision="fp16"), paths(splits, tmp_path / "nan"), show_progress=False)
+
+
+def test_no_host_synchronisation_at_every_micro_batch(splits, tmp_path, monkeypatch):
+    """loss.item() and a Python `if` on isfinite(loss) at every micro-batch made the CPU wait
+    for the GPU each step; the loop now reads its sums every SYNC_EVERY batches."""
+    import pano360.training.loop as loop
+    reads = []
+    item = torch.Tensor.item
+
+    def counted(self):
+        if sys._getframe(1).f_code.co_name == "train_one_epoch":
+            reads.append(1)
+        return item(self)
+    monkeypatch.setattr(torch.Tensor, "item", counted)
+    monkeypatch.setattr(torch.Tensor, "__bool__", _counted_bool(reads))
+    monkeypatch.setattr(loop, "SYNC_EVERY", 4)
+    train(config(epochs=1, batch_size=2, augment={"scale": [1.0, 1.0], "ratio": [1.0, 1.0]}),
+          paths(splits, tmp_path), show_progress=False)
+    batches = (len((splits / "train.csv").read_text().strip().splitlines()) - 1) // 2
+    assert batches >= 8 and 0 < len(reads) <= 2 * (batches // 4 + 1) + 2   # the old loop: 3 per batch
+
+
+def _counted_bool(reads):
+    as_bool = torch.Tensor.__bool__
+
+    def counted(self):
+        if sys._getframe(1).f_code.co_name == "train_one_epoch":
+            reads.append(1)
+        return as_bool(self)
+    return counted
+
+
+def test_compile_switch_compiles_the_training_forward_and_saves_plain_weights(splits, tmp_path, monkeypatch):
+    """train.compile: the training step runs through torch.compile (here with its eager
+    backend: inductor would compile C++ for minutes on 2 cores); checkpoints keep the plain
+    module's names, so they load without it."""
+    from pano360.model.backbone import load_checkpoint
+    compiled = []
+    real = torch.compile
+
+    def compile_eager(module, **kwargs):
+        compiled.append(type(module).__name__)
+        return real(module, backend="eager")
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    train(config(epochs=1, compile=True), paths(splits, tmp_path), show_progress=False)
+    assert len(compiled) == 1
+    state = torch.load(tmp_path / "model.pt", weights_only=False)["state_dict"]
+    assert not [k for k in state if "_orig_mod" in k]
+    load_checkpoint(tmp_path / "model.pt")
+
+
+def test_fused_adamw_on_gpus():
+    from pano360.training.config import TrainParams
+    from pano360.training.loop import _build_optimisation
+    t = TrainParams.model_validate(config()["train"])
+    for device, fused in ((torch.device("cuda"), True), (torch.device("cpu"), None)):
+        assert _build_optimisation(_TwoPart(), t, 1.0, 2, 10, device).optimizer.defaults["fused"] is fused
+
+
+def test_validation_and_inference_run_channels_last_when_asked():
+    """channels_last was applied to training inputs only; validation and inference fed the
+    converted model standard-layout tensors (a layout conversion per layer on GPUs)."""
+    from pano360.use.inference import predict
+    layouts = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            layouts.append(x.is_contiguous(memory_format=torch.channels_last))
+            return x.mean((2, 3))
+    data = torch.utils.data.TensorDataset(torch.randn(3, 3, 8, 8), torch.zeros(3, 3))
+    loader = torch.utils.data.DataLoader(data, batch_size=2)
+    predict(Probe(), loader, torch.device("cpu"), show=False, channels_last=True)
+    assert layouts == [True, True]
+
+
+def test_two_machines_train_through_the_multi_node_path(splits, tmp_path):
+    """launch.nnodes 2: two launchers (node ranks 0 and 1, as on two machines sharing a disk)
+    each start torchrun for their machine with a static rendezvous at node 0; global rank 0
+    (on node 0) writes the outputs."""
+    import socket
+    spec = _spec(splits, tmp_path, epochs=1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = ("import sys; from pano360.training.launch import LaunchParams, launch, plan; "
+            "p = plan(1, LaunchParams(nnodes=2, rdzv_endpoint=sys.argv[1]), sys.argv[2:]); "
+            "print(' '.join(p.command), flush=True); sys.exit(launch(p.command))")
+    nodes = [subprocess.Popen([sys.executable, "-c", code, f"127.0.0.1:{port}", str(HERE / "train_entry.py"),
+                               str(spec)], cwd=tmp_path, env=dict(_env(), PANO360_NODE_RANK=str(rank)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    outs = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
+    assert "--nproc-per-node=1 --nnodes=2 --node-rank=0" in outs[0][0]
+    assert "best_val_mAP" in json.loads((tmp_path / "result_rank0.json").read_text())
+    assert json.loads((tmp_path / "result_rank1.json").read_text()) == {}
+    assert (tmp_path / "model.pt").is_file()

@@ -39,6 +39,8 @@ class TrainParams(Section):
     early_stop_patience: NonNegativeInt = 8   # epochs without a better val mAP; 0 = off
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True           # GPU only
+    compile: bool = False                # torch.compile the training forward pass (GPU; minutes of compiling first)
+    sync_batchnorm: bool = False         # DDP on GPUs: batch-norm statistics over all processes' batches
     workers: NonNegativeInt = 0          # DataLoader processes per training process
     nproc: PositiveInt = 1               # training processes (DDP) on this machine
     backend: Literal["auto", "nccl", "gloo"] = "auto"   # DDP backend; auto: nccl on GPU

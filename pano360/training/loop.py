@@ -32,8 +32,8 @@ from pano360.model.losses import build_loss
 from pano360.params import flatten
 from pano360.progress import progress
 from pano360.training.config import Paths, TrainingConfig, TrainingError, TrainParams
-from pano360.training.distributed import EpochSampler, broadcast_flag, quiet_worker, seed_everything, \
-    setup_distributed
+from pano360.training.distributed import EpochSampler, ShardSampler, broadcast_flag, gather_shards, \
+    local_world_size, quiet_worker, seed_epoch, seed_everything, setup_distributed
 from pano360.training.logging import log_epoch, loggable, start_live
 from pano360.training.optim import learning_rates, lr_factor, param_groups
 from pano360.training.resume import ResumeState, resume_path
@@ -75,11 +75,14 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
     train_loader, val_loader, sampler = build_loaders(train_frame, val_frame, classes, data_cfg, spec, paths, t,
                                                       rank, world, device)
     channels_last = device.type == "cuda" and t.channels_last
+    model = sync_batchnorm(model, t.sync_batchnorm, world, device)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     amp_dtype = autocast_dtype(t.precision, device)
     opt = _build_optimisation(model, t, lr_mult, len(classes), len(train_loader), device)
     optimizer, scaler, ema = opt.optimizer, opt.scaler, opt.ema
     ddp_model = DistributedDataParallel(model) if world > 1 else model
+    # compiled: the training forward only (validation's batch sizes vary; it runs eagerly)
+    forward = torch.compile(ddp_model) if t.compile else ddp_model
 
     # --- resume: a state from an interrupted run with the same config, code and data
     state_path = resume_path(cfg, paths, main)
@@ -117,15 +120,18 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
         stopped_early = False
         for epoch in range(state.epoch + 1, t.epochs):
             sampler.set_epoch(epoch)
+            seed_epoch(t.seed, rank, epoch)
             t0 = time.perf_counter()
-            loss, seen = train_one_epoch(ddp_model, model, train_loader, opt, state, epoch, t, device, amp_dtype,
-                                         channels_last, world, phase, show_progress and main)
+            loss, seen, skipped = train_one_epoch(ddp_model, forward, model, train_loader, opt, state, epoch, t,
+                                                  device, amp_dtype, channels_last, world, phase, show_progress and main)
             train_time = time.perf_counter() - t0
+            # every rank scores its share of val (the EMA is the same on every rank)
+            scores = validate(ema.module if ema is not None else model, val_loader, device, amp_dtype, channels_last,
+                              world, show_progress and main)
             stop = False
             if main:
-                stop = _end_epoch(ema.module if ema is not None else model, model, val_loader, opt, state, state_path,
-                                  live, epoch, loss, seen * world / max(train_time, 1e-9), t0, t, device, amp_dtype,
-                                  phase, show_progress)
+                stop = _end_epoch(scores, ema.module if ema is not None else model, model, opt, state, state_path,
+                                  live, epoch, loss, seen * world / max(train_time, 1e-9), skipped, t0, t, phase)
             epoch_bar.update()
             if broadcast_flag(stop, device, world):
                 stopped_early = True
@@ -165,14 +171,26 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 torch.distributed.destroy_process_group()
 
 
-def train_one_epoch(ddp_model, model, loader, opt: "Optimisation", state: ResumeState, epoch: int,
+# micro-batches between looks at the loss on the host (each look waits for the GPU to finish)
+SYNC_EVERY = 25
+
+
+def train_one_epoch(ddp_model, forward, model, loader, opt: "Optimisation", state: ResumeState, epoch: int,
                     t: TrainParams, device, amp_dtype, channels_last: bool, world: int, phase,
-                    show: bool) -> tuple[float, int]:
-    """One pass over the train split (gradient accumulation, clipping, schedule, EMA);
-    returns the mean loss and the images this process saw. ``state.step`` counts the
-    optimizer steps."""
+                    show: bool) -> tuple[float, int, int]:
+    """One pass over the train split (gradient accumulation, clipping, schedule, EMA); returns
+    the mean loss, the images this process saw and the micro-batches whose loss was not finite
+    (skipped under fp16, where the loss scaler drops their step). ``state.step`` counts the
+    optimizer steps. ``forward`` is ``ddp_model``, compiled or not.
+
+    Losses are summed on the device and read every SYNC_EVERY micro-batches: a host read per
+    step would stall the GPU's queue of work."""
     ddp_model.train()
-    loss_sum, batches, seen = 0.0, 0, 0
+    loss_sum = torch.zeros((), device=device)
+    bad = torch.zeros((), dtype=torch.long, device=device)          # non-finite losses so far
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)  # the first one's batch index
+    batches, seen = 0, 0
+    skip_bad = opt.scaler.is_enabled()   # fp16: the scaler skips steps with inf/NaN gradients
     bar = progress(loader, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch", disable=not show, leave=False)
     opt.optimizer.zero_grad(set_to_none=True)
     for i, (images, targets) in enumerate(bar):
@@ -185,13 +203,13 @@ def train_one_epoch(ddp_model, model, loader, opt: "Optimisation", state: Resume
         # of micro-batches before the last of an accumulation (a context manager enters once).
         with ddp_model.no_sync() if (world > 1 and not last_micro) else contextlib.nullcontext():
             with autocast(device, amp_dtype):
-                loss = opt.loss_fn(ddp_model(images), targets)
+                loss = opt.loss_fn(forward(images), targets)
             phase("batch")
-            if not torch.isfinite(loss):
-                raise TrainingError(_non_finite_message(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {state.step + 1} (batch {i + 1})", t))
+            finite = torch.isfinite(loss.detach())
+            first_bad = torch.where((first_bad < 0) & ~finite, i, first_bad)
+            bad += (~finite).long()
+            loss_sum += torch.where(finite, loss.detach().float(), 0.0)
             opt.scaler.scale(loss / t.grad_accum).backward()
-        loss_sum += loss.item()
         batches += 1
         seen += images.shape[0]
         if last_micro:
@@ -199,9 +217,29 @@ def train_one_epoch(ddp_model, model, loader, opt: "Optimisation", state: Resume
             state.step += 1
             if opt.ema is not None:
                 opt.ema.update(model, step=state.step)
-        bar.set_postfix(loss=f"{loss_sum / batches:.4f}", refresh=False)
+        if batches % SYNC_EVERY == 0 or i + 1 == len(loader):
+            n_bad = int(bad.item())
+            if n_bad and not (skip_bad and n_bad < batches):
+                at = int(first_bad.item())
+                raise TrainingError(_non_finite_message(
+                    f"loss became {'NaN/inf' if not skip_bad else 'NaN/inf in every batch'} at epoch {epoch + 1}, "
+                    f"batch {at + 1}", t))
+            bar.set_postfix(loss=f"{loss_sum.item() / max(1, batches - n_bad):.4f}", refresh=False)
     bar.close()
-    return loss_sum / max(1, batches), seen
+    n_bad = int(bad.item())
+    return loss_sum.item() / max(1, batches - n_bad), seen, n_bad
+
+
+def validate(eval_model, loader, device, amp_dtype, channels_last: bool, world: int, show: bool):
+    """``(probs, targets, mean loss)`` over the whole val split on rank 0 (None elsewhere):
+    each rank scores its shard, rank 0 gathers them back into sample order."""
+    probs, y, mean_loss = predict(eval_model, loader, device, amp_dtype, desc="validate", show=show,
+                                  channels_last=channels_last)
+    loss_sum = np.array([mean_loss * y.size])
+    probs, y, loss_sum = (gather_shards(a, world) for a in (probs, y, loss_sum))
+    if probs is None:
+        return None
+    return probs, y, float(loss_sum.sum()) / max(1, y.size)
 
 
 @dataclass
@@ -231,8 +269,10 @@ def _build_optimisation(model, t: TrainParams, lr_mult: float, num_classes: int,
                         device) -> Optimisation:
     # the last, shorter accumulation of an epoch steps too
     steps_per_epoch = max(1, math.ceil(batches_per_epoch / t.grad_accum))
+    # fused: one kernel for all parameters on a GPU (the CPU keeps the default, whose numbers
+    # the demo's recorded results were made with)
     optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay, t.lr, lr_mult, t.layer_decay),
-                                  lr=t.lr, betas=(0.9, 0.999))
+                                  lr=t.lr, betas=(0.9, 0.999), fused=True if device.type == "cuda" else None)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(t.precision, device) == torch.float16)
     loss_fn = build_loss(t.loss, num_classes, **t.asl.model_dump())
     ema = None
@@ -268,35 +308,56 @@ def _build_model(cfg: TrainingConfig, num_classes: int):
     return model, head_options, head_lr_mult(cfg.head, head_params, pretrained)
 
 
+# decoded halves kept in RAM: at most this much per machine, whatever the processes and workers
+CACHE_BUDGET_GB = 2.0
+
+
 def build_loaders(train_frame, val_frame, classes, data_cfg, spec, paths: Paths, t: TrainParams, rank: int,
                   world: int, device):
     """Train and val loaders. The same sampler for 1 or N processes: N processes see, step by
-    step, the very samples one process would (each rank a strided share of one permutation)."""
+    step, the very samples one process would (each rank a strided share of one permutation;
+    with N > 1 the last < N samples of each epoch's permutation are left out rather than
+    padded with repeats). Each rank validates its own share of val."""
+    size = spec["size"] if spec is not None else 4096  # unprepared halves: assume large
+    # every process, and every loader worker in it, fills a cache of its own
+    copies = local_world_size(world) * max(1, t.workers)
+    cache = cache_fits(len(train_frame) + len(val_frame), size, t.cache_images, CACHE_BUDGET_GB / copies)
+
     def dataset(frame, transform, seed=0):
         names = stored_names(frame["image"], spec)
-        size = spec["size"] if spec is not None else 4096  # unprepared halves: assume large
-        return HalfImages(frame, paths.image_dir, classes, transform, names,
-                          cache=cache_fits(len(frame), size, t.cache_images), seed=seed)
+        return HalfImages(frame, paths.image_dir, classes, transform, names, cache=cache, seed=seed)
 
     train_set = dataset(train_frame, build_transform(data_cfg, True, t.augment), seed=t.seed)
     val_set = dataset(val_frame, build_transform(data_cfg, False))
     batch = t.batch_size // world
-    sampler = EpochSampler(DistributedSampler(train_set, world, rank, shuffle=True, seed=t.seed))
+    sampler = EpochSampler(DistributedSampler(train_set, world, rank, shuffle=True, seed=t.seed,
+                                              drop_last=world > 1))
     loader_kw = dict(num_workers=t.workers, pin_memory=device.type == "cuda",
                      worker_init_fn=quiet_worker, persistent_workers=t.workers > 0,
                      multiprocessing_context="spawn" if t.workers > 0 else None)
     train_loader = DataLoader(train_set, batch_size=batch, sampler=sampler,
                               drop_last=len(train_set) >= 2 * t.batch_size, **loader_kw)
-    val_loader = DataLoader(val_set, batch_size=batch, shuffle=False, **loader_kw)
+    val_loader = DataLoader(val_set, batch_size=batch, sampler=ShardSampler(len(val_set), world, rank), **loader_kw)
     return train_loader, val_loader, sampler
 
 
-def _end_epoch(eval_model, model, val_loader, opt: "Optimisation", state: ResumeState, state_path: Path, live,
-               epoch: int, loss: float, images_per_s: float, t0: float, t: TrainParams, device, amp_dtype, phase,
-               show: bool) -> bool:
-    """Rank 0 after each epoch: validate, record and print the epoch, keep the best weights,
-    write the resume state; returns whether to stop early."""
-    probs, y, val_loss = predict(eval_model, val_loader, device, amp_dtype, desc="validate", show=show)
+def sync_batchnorm(model, enabled: bool, world: int, device):
+    """``train.sync_batchnorm``: BatchNorm layers that average their statistics over every
+    process's batch (small per-GPU batches make per-process statistics noisy). PyTorch's
+    SyncBatchNorm runs on GPUs only."""
+    if not enabled or world == 1:
+        return model
+    if device.type != "cuda":
+        raise TrainingError("train.sync_batchnorm needs GPUs (PyTorch's SyncBatchNorm does not run on the CPU); "
+                            "set it to false for training on CPUs")
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
+def _end_epoch(scores, eval_model, model, opt: "Optimisation", state: ResumeState, state_path: Path, live,
+               epoch: int, loss: float, images_per_s: float, skipped: int, t0: float, t: TrainParams, phase) -> bool:
+    """Rank 0 after each epoch, with the gathered validation ``scores``: record and print the
+    epoch, keep the best weights, write the resume state; returns whether to stop early."""
+    probs, y, val_loss = scores
     phase("validate")
     if not np.isfinite(probs).all():
         raise TrainingError(_non_finite_message(
@@ -304,9 +365,12 @@ def _end_epoch(eval_model, model, val_loader, opt: "Optimisation", state: Resume
     record = {"epoch": epoch + 1, "train/loss": loss, "val/loss": val_loss, "val/mAP": mean_ap(y, probs),
               **learning_rates(opt.optimizer), "epoch_time_s": time.perf_counter() - t0,
               "train/images_per_s": images_per_s}
+    if opt.scaler.is_enabled():
+        record["train/skipped_steps"] = skipped
     improved = _record_epoch(state, record, eval_model, live)
+    note = f", {skipped} batch(es) with inf/NaN fp16 loss skipped" if skipped else ""
     print(f"train: epoch {epoch + 1}/{t.epochs} loss {loss:.4f} val loss {val_loss:.4f} val mAP "
-          f"{record['val/mAP']:.4f}{' *' if improved else ''} ({images_per_s:.1f} img/s)", flush=True)
+          f"{record['val/mAP']:.4f}{' *' if improved else ''} ({images_per_s:.1f} img/s{note})", flush=True)
     state.epoch = epoch
     phase("resume_write")
     state.save(state_path, model, opt.optimizer, opt.scaler, opt.ema)

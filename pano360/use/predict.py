@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from pano360.data.dataset import build_transform
-from pano360.use.inference import autocast, checkpoint_autocast, default_device, score_table
+from pano360.use.inference import autocast, checkpoint_autocast, default_device, score_table, use_channels_last
 from pano360.use.runner import Bundle, BundleError, is_bundle, panorama_scores, score_panoramas
 from pano360.io import atomic_path
 from pano360.model.backbone import load_checkpoint
@@ -133,12 +133,15 @@ def _checkpoint_scorer(model_path, batch_size: int):
     model, ckpt = load_checkpoint(model_path, map_location=device)  # errors before any work
     model.to(device).eval()
     transform, amp = build_transform(ckpt["data_config"], False), checkpoint_autocast(ckpt, device)
+    channels_last = use_channels_last(model, device)
 
     @torch.no_grad()
     def score(images) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch_size):
             batch = torch.stack([transform(image) for image in images[start:start + batch_size]]).to(device)
+            if channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
             with autocast(device, amp):
                 logits = model(batch)
             out.append(torch.sigmoid(logits.float()).cpu().numpy())
