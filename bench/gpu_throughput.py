@@ -53,11 +53,14 @@ def model_rate(name, img_size, head, batch, steps, device, kwargs) -> tuple[floa
     return steps * batch / seconds, peak
 
 
-def loader_rate(img_size, batch, workers, batches) -> float:
+def loader_rate(img_size, batch, workers) -> float:
+    """Images/s the loader delivers: prepared halves (noise: the slowest JPEGs to decode) at
+    the size prepare_halves writes for a random-resized crop, four batches per worker so every
+    worker stays busy; timed after each worker's first batch (their start-up)."""
     work = Path(tempfile.mkdtemp())
     size = int(img_size / 0.8 ** 0.5) + 1
     names = []
-    for i in range(256):
+    for i in range(max(256, 4 * batch * max(1, workers))):
         Image.effect_noise((size, size), 40 + i % 20).convert("RGB").save(work / f"h{i}.jpg", quality=95)
         names.append(f"h{i}.jpg")
     frame = pd.DataFrame({"image": names, "panorama": names, "a": 0})
@@ -65,14 +68,13 @@ def loader_rate(img_size, batch, workers, batches) -> float:
            "interpolation": "bicubic"}
     data = HalfImages(frame, work, ["a"], build_transform(cfg, True, RECIPE))
     loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, num_workers=workers,
-                                         persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+                                         pin_memory=torch.cuda.is_available())
     seen, t0 = 0, None
-    for epoch in range(max(2, batches * batch // len(data) + 2)):
-        for i, (images, _) in enumerate(loader):
-            if epoch == 0 and i == 1:
-                t0 = time.perf_counter()
-            elif t0 is not None:
-                seen += images.shape[0]
+    for i, (images, _) in enumerate(loader):
+        if i == max(1, workers):
+            t0 = time.perf_counter()
+        elif t0 is not None:
+            seen += images.shape[0]
     return seen / (time.perf_counter() - t0)
 
 
@@ -96,7 +98,7 @@ def main() -> None:
     for head in args.heads:
         rates[head], peak = model_rate(args.model, args.img_size, head, args.batch, args.steps, device, kwargs)
         print(f"| {head} | {rates[head]:.0f} | {peak:.1f} |", flush=True)
-    load = loader_rate(args.img_size, args.batch, args.workers, batches=40)
+    load = loader_rate(args.img_size, args.batch, args.workers)
     print(f"loader: {load:.0f} images/s from prepared halves with {args.workers} workers")
     slowest = min(rates.values())
     print(f"bottleneck: {'the loader' if load < slowest else 'the model'} "

@@ -83,3 +83,12 @@ def test_a_worker_of_an_outer_launcher_runs_instead_of_exiting_silently(tmp_path
                          text=True, timeout=120)
     assert out.returncode == 1
     assert "params.yaml does not exist" in out.stderr   # it ran: here, in an empty folder, it says what is missing
+
+
+def test_gpu_check_stops_at_once_without_a_gpu():
+    """bench/gpu_check.sh on a machine without a GPU: exit 1 and say so, before any work (a
+    silent CPU run would report CPU figures as GPU ones)."""
+    env = dict(os.environ, PY=sys.executable)
+    out = subprocess.run(["bash", str(ROOT / "bench/gpu_check.sh")], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1 and "no GPU visible" in out.stderr and "swinv2" not in out.stdout
