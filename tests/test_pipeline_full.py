@@ -1,12 +1,14 @@
 """The experiment workflow users run every day, end to end with the real `dvc` CLI:
-repro, no-op repro, exp run -S head=…, threshold-only changes, metrics diff, queued
-experiments for all heads, push/pull through a local remote."""
+repro, no-op repro, exp run -S head=… (as grid jobs on other "machines": clones, a bare git
+remote and a DVC remote), threshold-only changes, metrics diff, queued experiments, compare,
+push/pull through a local remote."""
 import json
 import sys
 import time
 
 import pandas as pd
 import pytest
+import torch
 
 from dvc_project import make_project
 
@@ -93,29 +95,68 @@ def test_predict_reproduces_evaluate_on_test_panoramas(project):
         assert (got[column].to_numpy() == test[column].to_numpy()).all(), column
 
 
-def test_exp_run_head_reruns_model_stages_only(project):
-    out = project.dvc("exp", "run", "-S", "head=fc").stdout
-    # run, or taken from the run-cache when another test trained fc before
-    restored = {s for s in MODEL_STAGES if f"Stage '{s}' is cached - skipping run" in out}
-    assert ran(out) | restored == set(MODEL_STAGES)
-    for stage in DATA_STAGES:
-        assert f"Stage '{stage}' didn't change, skipping" in out
-    diff = json.loads(project.dvc("metrics", "diff", "--json").stdout)
-    changed = {k for entry in diff.values() for k in entry}
-    assert changed & {"mAP", "CF1", "OF1", "val_mAP"}
+def test_a_grid_over_machines_runs_each_experiment_in_its_own_clone(project, tmp_path):
+    """A grid spread over machines, as a cluster schedules it: each job clones the baseline from
+    the git remote, pulls what it needs from the DVC remote (`dvc exp run --pull`: the data
+    stages' outputs, so only the model stages run), runs one experiment and pushes it back
+    (`dvc exp push`); the user then pulls them and sees every run in `dvc exp show` (and
+    `pano360 compare`, test_compare_real_experiments_by_name). Two jobs, one after the other,
+    from separate clones.
 
-
-def test_threshold_strategy_change_skips_training(project):
-    out = project.dvc("exp", "run", "-S", "thresholds.strategy=global_f1").stdout
-    assert ran(out) == {"tune_thresholds", "evaluate", "export"}   # the bundle carries the thresholds
-    chosen = json.loads((project.path / "models/thresholds.json").read_text())["strategy"]
-    assert chosen == "global_f1"
+    The first job is a two-GPU machine's: `train.nproc 2` (two gloo processes through the
+    stage, as `dvc repro` starts them) with the two settings that crashed DDP at once,
+    `grad_accum 2` and a backbone whose classifier keeps parameters the forward pass never
+    uses (ConvNeXt with an MLP pre-logits layer); it reruns the model stages. The second
+    changes evaluate's bootstrap, which reruns evaluate alone."""
+    from dvc_project import Project
+    origin, storage = tmp_path / "origin.git", tmp_path / "dvc-remote"
+    project.run("git", "init", "-q", "--bare", "-b", "main", str(origin))
+    project.git("remote", "add", "origin", str(origin))
+    # the DVC remote in each repository's .dvc/config.local: the baseline commit stays the one
+    # every other test starts from (a real project commits its remote in .dvc/config)
+    project.dvc("remote", "add", "--local", "-d", "grid", str(storage))
+    try:
+        project.git("push", "-q", "origin", "main")
+        project.dvc("push", "-q")
+        jobs = (["head=fc", "train.nproc=2", "train.grad_accum=2", "model.name=test_convnext",
+                 "+model.kwargs.head_hidden_size=32"], ["evaluate.bootstrap=50"])
+        for i, changes in enumerate(jobs):
+            job = Project(tmp_path / f"job{i}")   # another machine: its own clone, nothing cached
+            project.git("clone", "-q", str(origin), str(job.path))
+            job.env["PYTHONPATH"] = str(job.path)
+            job.dvc("remote", "add", "--local", "-d", "grid", str(storage))
+            run = job.dvc("exp", "run", "--pull", "--name", f"grid-{i}", *[a for c in changes for a in ("-S", c)])
+            out = run.stdout
+            for stage in DATA_STAGES:   # not run: their outputs came from the DVC remote
+                assert f"Pulling data for stage: '{stage}'" in out and stage not in ran(out), out
+            if i == 0:   # the model stages rerun, two processes trained, the metrics differ
+                assert ran(out) == set(MODEL_STAGES), out
+                logs = out + run.stderr
+                assert logs.count("train: epoch 2/2") == 1 and "leaving out backbone.head.pre_logits.fc" in logs
+                ckpt = torch.load(job.path / "models/model.pt", weights_only=False)
+                assert ckpt["model"]["name"] == "test_convnext" and ckpt["epochs_run"] == 2
+                diff = json.loads(job.dvc("metrics", "diff", "--json").stdout)
+                assert {k for entry in diff.values() for k in entry} & {"mAP", "CF1", "OF1", "val_mAP"}
+            else:
+                assert ran(out) == {"evaluate"}, out
+            job.dvc("exp", "push", "--run-cache", "origin", f"grid-{i}")
+        project.dvc("exp", "pull", "origin")
+        shown = json.loads(project.dvc("exp", "show", "--json").stdout)
+        runs = {run["name"]: run["data"] for rev in shown for exp in rev.get("experiments") or []
+                for run in exp.get("revs") or []}
+        assert {"grid-0", "grid-1"} <= set(runs), sorted(runs)
+        assert runs["grid-0"]["params"]["params.yaml"]["data"]["head"] == "fc"
+        assert runs["grid-1"]["params"]["params.yaml"]["data"]["evaluate"]["bootstrap"] == 50
+        assert runs["grid-1"]["metrics"]
+    finally:
+        project.dvc("remote", "remove", "--local", "grid", check=False)
+        project.git("remote", "remove", "origin", check=False)
 
 
 def test_queued_experiment_runs_its_own_code_and_shows(project):
-    # the baseline is csra; one queued head is enough (fc runs in another test; each run costs
-    # ~40 s of the suite)
-    project.dvc("exp", "run", "--queue", "-S", "head=mldecoder")
+    # a change that reruns evaluate alone: the queue's mechanics are the same for any change
+    # (a training run would cost ~60 s of the suite; the grid test trains one)
+    project.dvc("exp", "run", "--queue", "-S", "evaluate.errors_per_class=4")
     # Queued runs happen in copies of the repository and must run those copies' code, not
     # the workspace's (which may be mid-edit): break the workspace's library meanwhile.
     evaluation = project.path / "pano360/evaluation/report.py"
@@ -127,24 +168,31 @@ def test_queued_experiment_runs_its_own_code_and_shows(project):
         status = project.dvc("queue", "status").stdout
         if "Queued" not in status and "Running" not in status:
             break
-        time.sleep(3)
+        time.sleep(1)
     evaluation.write_text(original)
-    assert "Failed" not in status, project.dvc("queue", "logs", status.split()[0], check=False).stdout
+    task = status.splitlines()[1].split()[0]
+    logs = project.dvc("queue", "logs", task, check=False).stdout
+    assert "Failed" not in status, logs
+    assert ran(logs) == {"evaluate"}, logs
     shown = json.loads(project.dvc("exp", "show", "--json").stdout)
-    heads = set()
+    per_class = set()
     for rev in shown:
         for exp in rev.get("experiments") or []:
             for run in exp.get("revs") or []:
                 params = run["data"]["params"]["params.yaml"]["data"]
                 if run["data"].get("metrics"):
-                    heads.add(params["head"])
-    assert "mldecoder" in heads
+                    per_class.add(params["evaluate"]["errors_per_class"])
+    assert 4 in per_class
 
 
 def test_img_size_invalidates_prepare_and_training_only(project):
     """model.img_size is read by prepare_halves and train, and by nothing upstream: dvc status
     names exactly those two (what follows train reruns because train's outputs change, as
-    test_exp_run_head_reruns_model_stages_only shows, so it is not run again here: ~35 s)."""
+    the grid test shows, so it is not run again here: ~35 s). Likewise a threshold strategy
+    names tune_thresholds alone (evaluate and export follow its output, the thresholds file)."""
+    project.set_params(thresholds={"strategy": "global_f1"})
+    assert set(json.loads(project.dvc("status", "--json").stdout)) == {"tune_thresholds"}
+    project.git("checkout", "--", "params.yaml")
     project.set_params(model={"img_size": 48})
     status = json.loads(project.dvc("status", "--json").stdout)
     assert set(status) == {"prepare_halves", "train"}, status
@@ -187,3 +235,4 @@ def test_push_then_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
     status = fresh.dvc("status").stdout
     assert "up to date" in status
     assert ran(fresh.dvc("repro").stdout) == set()
+

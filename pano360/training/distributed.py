@@ -51,10 +51,23 @@ def local_world_size(world: int) -> int:
 def broadcast_flag(flag: bool, device: torch.device, world: int) -> bool:
     """Rank 0's ``flag`` on every rank. The tensor lives on the training device: NCCL
     collectives take CUDA tensors only."""
+    return bool(broadcast_int(int(flag), device, world))
+
+
+def any_rank(flag: bool, device: torch.device, world: int) -> bool:
+    """Whether ``flag`` is true on any rank (every rank gets the answer)."""
     tensor = torch.tensor([int(flag)], device=device)
     if world > 1:
-        dist.broadcast(tensor, 0)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return bool(tensor.item())
+
+
+def broadcast_int(value: int, device: torch.device, world: int) -> int:
+    """Rank 0's ``value`` on every rank (on the training device, as NCCL requires)."""
+    tensor = torch.tensor([value], device=device)
+    if world > 1:
+        dist.broadcast(tensor, 0)
+    return int(tensor.item())
 
 
 def seed_everything(seed: int) -> None:

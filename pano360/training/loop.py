@@ -32,8 +32,8 @@ from pano360.model.losses import build_loss
 from pano360.params import flatten
 from pano360.progress import progress
 from pano360.training.config import Paths, TrainingConfig, TrainingError, TrainParams
-from pano360.training.distributed import EpochSampler, ShardSampler, broadcast_flag, gather_shards, \
-    local_world_size, quiet_worker, seed_epoch, seed_everything, setup_distributed
+from pano360.training.distributed import EpochSampler, ShardSampler, any_rank, broadcast_flag, broadcast_int, \
+    gather_shards, local_world_size, quiet_worker, seed_epoch, seed_everything, setup_distributed
 from pano360.training.logging import log_epoch, loggable, start_live
 from pano360.training.optim import learning_rates, lr_factor, param_groups
 from pano360.training.resume import ResumeState, resume_path
@@ -104,6 +104,12 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
             if main:
                 print(f"train: resuming run {state_path.stem} after epoch {state.epoch + 1} "
                       f"(best val mAP so far {state.best:.4f})", flush=True)
+    # every rank must resume from the same epoch: on several machines, the state rank 0 wrote
+    # is visible to all only on a shared disk
+    if any_rank(broadcast_int(state.epoch, device, world) != state.epoch, device, world):
+        raise TrainingError(f"the processes do not agree on the resume state {state_path} (process 0 resumes after "
+                            f"epoch {broadcast_int(state.epoch, device, world) + 1}): on several machines the "
+                            f"workspace must be on a disk they all share (README \"Training on GPUs\")")
 
     live = None
     try:
