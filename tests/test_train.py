@@ -497,3 +497,14 @@ def test_validation_and_inference_run_channels_last_when_asked():
     loader = torch.utils.data.DataLoader(data, batch_size=2)
     predict(Probe(), loader, torch.device("cpu"), show=False, channels_last=True)
     assert layouts == [True, True]
+
+
+def test_processes_that_see_different_resume_states_stop_with_the_reason(splits, tmp_path, monkeypatch):
+    """On several machines without a shared disk, process 0 resumed from the state it wrote
+    while the others, not seeing it, started afresh: one DDP group training two different runs.
+    Simulated in one process: process 0 announces that it resumes after epoch 1."""
+    import pano360.training.loop as loop
+    monkeypatch.setattr(loop, "broadcast_int", lambda value, device, world: 0)
+    with pytest.raises(TrainingError, match="do not agree on the resume state .*share"):
+        train(config(epochs=2), paths(splits, tmp_path), show_progress=False)
+    assert not (tmp_path / "model.pt").exists()
