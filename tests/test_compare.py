@@ -88,3 +88,28 @@ def test_runs_are_labelled_with_the_params_they_differ_in(runs):
     assert [line.split() for line in legend] == [[weak.name, "head=fc,", "train.lr=0.005"],
                                                  [strong.name, "head=csra,", "train.lr=0.01"]]
     assert "seed" not in table and "test_resnet" not in table
+
+
+def test_long_param_labels_still_fit_a_terminal(runs):
+    """Four long keys (a nested timm kwarg among them) made a 125-column legend line."""
+    from pano360.evaluation.compare import compare, format_result, read_run
+    weak, strong = read_run(str(runs["weak"])), read_run(str(runs["strong"]))
+    keys = ["evaluate.errors_per_class", "model.kwargs.head_hidden_size", "thresholds.target_precision",
+            "train.augment.random_erasing", "train.early_stop_patience"]
+
+    def nested(values):
+        params = {}
+        for key, value in zip(keys, values):
+            *parents, leaf = key.split(".")
+            node = params
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return params
+    weak.params, strong.params = nested([8, None, 0.9, 0.0, 8]), nested([4, 32, 0.85, 0.25, 10])
+    copy = read_run(str(runs["weak_copy"]))
+    weak.name, strong.name, copy.name = "grid-0", "wrath-pail", "copy"   # experiment names
+    for text in (format_result(compare([weak, strong], n_resamples=20)),
+                 format_result(compare([weak, strong, copy], n_resamples=20))):
+        assert max(len(line) for line in text.splitlines()) <= 120, text
+        assert "…" in text   # cut short, visibly

@@ -45,8 +45,10 @@ def _run_params(repo: str, rev: str | None) -> dict | None:
         return None
 
 
-def differing_params(runs: list[Run], most: int = 4) -> dict[str, str]:
-    """Per run, the params in which the runs with known params differ ("head=fc, train.lr=0.01")."""
+def differing_params(runs: list[Run], most: int = 4, width: int = 88) -> dict[str, str]:
+    """Per run, the params in which the runs with known params differ ("head=fc, train.lr=0.01"):
+    at most ``most`` of them and ``width`` characters (the table fits a 120-column terminal),
+    then how many more."""
     known = {r.name: flatten(r.params) for r in runs if r.params}
     if len(known) < 2:
         return {}
@@ -56,8 +58,14 @@ def differing_params(runs: list[Run], most: int = 4) -> dict[str, str]:
         return {}
     labels = {}
     for name, flat in known.items():
-        shown = [f"{k}={flat.get(k)}" for k in differ[:most]]
-        labels[name] = ", ".join(shown) + (f", … ({len(differ) - most} more)" if len(differ) > most else "")
+        items, shown = [f"{k}={flat.get(k)}" for k in differ], []
+        for item in items[:most]:
+            rest = len(items) - len(shown) - 1
+            if shown and len(", ".join(shown + [item]) + (f", … ({rest} more)" if rest else "")) > width:
+                break
+            shown.append(item)
+        hidden = len(items) - len(shown)
+        labels[name] = ", ".join(shown) + (f", … ({hidden} more)" if hidden else "")
     return labels
 
 
@@ -171,7 +179,7 @@ def format_result(result: dict, per_class: bool = True) -> str:
     if len(runs) == 2:
         a, b = runs
         differ = result.get("params_differ") or {}
-        label = {n: f"{n} ({differ[n]})" if n in differ else n for n in runs}
+        label = {n: _clip(f"{n} ({differ[n]}", LINE - 5) + ")" if n in differ else n for n in runs}
         lines += ["", f"A = {label[a]}", f"B = {label[b]}", "",
                   f"{'metric':<14}{'A':>8}{'B':>8}   {'B - A':>8}  {'95 % interval':<19}  B wins",
                   "-" * 68]
@@ -206,8 +214,16 @@ def format_result(result: dict, per_class: bool = True) -> str:
     differ = result.get("params_differ") or {}
     if differ:
         lines += ["", "runs differ in params.yaml:"]
-        lines += [f"  {name:<{width}}  {differ[name]}" for name in runs if name in differ]
+        lines += [_clip(f"  {name:<{width}}  {differ[name]}", LINE) for name in runs if name in differ]
     return "\n".join(lines)
+
+
+# the widest line of the tables: a 120-column terminal
+LINE = 120
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def experiment_names(repo: str = ".") -> list[str]:
