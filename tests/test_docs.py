@@ -36,3 +36,18 @@ def test_the_finetuning_recipe_in_the_readme_is_valid_params():
     assert model.name.startswith("swinv2") and model.pretrained and model.kwargs == {}
     train = validate_section("train", TrainParams, recipe["train"])
     assert train.layer_decay == recipe["train"]["layer_decay"]
+
+
+def test_shell_scripts_parse_and_name_real_stages():
+    """docs/*.sbatch and bench/*.sh are run on machines we do not have (a SLURM cluster, a bare
+    GPU box): at least they parse, and the stages they name exist."""
+    import subprocess
+    stages = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+    scripts = sorted([*ROOT.glob("docs/*.sbatch"), *ROOT.glob("bench/*.sh")])
+    assert len(scripts) >= 4
+    for script in scripts:
+        out = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert out.returncode == 0, (script, out.stderr)
+        for line in script.read_text().splitlines():
+            for named in re.findall(r"dvc repro ((?:[a-z_]+ ?)+)", line):
+                assert set(named.split()) <= stages, (script, line)
