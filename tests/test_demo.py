@@ -242,6 +242,43 @@ def test_output_does_not_depend_on_the_cpu_features_numpy_uses(tmp_path, disable
     assert _digest(tmp_path / "d") == PINNED_40
 
 
+def test_shapes_classes_differ_by_shape_alone():
+    """The shapes preset: the same random draws give every glyph the same single colour (and
+    rotation and size), and the glyphs' outlines differ from each other."""
+    import numpy as np
+    from pano360.data.demo.shapes import _SHAPE_KINDS, _Painter
+    masks, colours = {}, {}
+    for name, kind in _SHAPE_KINDS.items():
+        image, ids = Image.new("RGB", (96, 96), (255, 255, 255)), Image.new("L", (96, 96), 0)
+        painter = _Painter(image, ids)
+        painter.object_id = 1
+        kind.draw(painter, 8, 8, 88, 88, np.random.default_rng(5))
+        pixels = np.asarray(image).reshape(-1, 3)
+        colours[name] = {tuple(c) for c in pixels if tuple(c) != (255, 255, 255)}
+        masks[name] = np.asarray(ids) > 0
+    assert all(len(c) == 1 for c in colours.values()) and len(set.union(*colours.values())) == 1
+    names = list(masks)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            overlap = (masks[a] & masks[b]).sum() / (masks[a] | masks[b]).sum()
+            assert overlap < 0.85, (a, b, overlap)
+
+
+# sha256 of `python -m pano360.data.demo OUT --preset shapes --count 6 --width 512`, on x86-64
+PINNED_SHAPES = "0d3069362e76af7c74ee4f179ba09467e83f3f94946e9501ca526378349fb4f4"
+
+
+@pytest.mark.parametrize("disabled", ["", "X86_V3 X86_V4 AVX512_ICL"])
+def test_shapes_preset_is_the_same_bytes_whatever_the_cpu(tmp_path, disabled):
+    env = dict(__import__("os").environ, NPY_DISABLE_CPU_FEATURES=disabled)
+    out = subprocess.run([sys.executable, "-m", "pano360.data.demo", str(tmp_path / "d"), "--preset", "shapes",
+                          "--count", "6", "--width", "512"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "d/labels.ndjson").read_text().splitlines()[0])
+    assert summary["data_row"]["external_id"] == "pano_0000_left.jpg"
+    assert _digest(tmp_path / "d") == PINNED_SHAPES
+
+
 @pytest.mark.slow
 def test_make_demo_regenerates_exactly_the_committed_data_raw_dvc(tmp_path, env):
     """`make demo` on a fresh clone generates data/raw and runs `dvc add`: data/raw.dvc must

@@ -53,7 +53,7 @@ PLACEMENT_TRIES = 40
 _START = datetime(2024, 3, 4, 8, 0, tzinfo=timezone.utc)
 _ANNOTATORS = ("ana@example.org", "jo@example.org", "sam@example.org")
 
-from pano360.data.demo.shapes import _HARD_KINDS, _KINDS, _Painter, _cos, _sin
+from pano360.data.demo.shapes import _HARD_KINDS, _KINDS, _SHAPE_KINDS, _Painter, _cos, _sin
 
 
 
@@ -89,6 +89,11 @@ PRESETS = {
          "flag": 0.025},
         _HARD_KINDS, count=480, empty_share=0.08, straddle_share=0.3, second_share=0.15,
         small=(0.05, 0.15), distractors=(3, 9), clutter=3, grain=(10, 24)),
+    # Ten glyphs (circle, ring, square, triangle, hexagon, star, plus, L, T, arrow) drawn in one
+    # dark colour from the same distribution for every class, at random rotations, sizes and
+    # strokes: only the outline tells the classes apart, so a recipe that separates colours fails.
+    "shapes": Preset("shapes", tuple(_SHAPE_KINDS), {name: 0.18 for name in _SHAPE_KINDS}, _SHAPE_KINDS, count=400,
+                     straddle_share=0.3, second_share=0.15),
 }
 
 
@@ -378,7 +383,7 @@ class _Export:
 def generate(out_dir, count: int | None = None, width: int = 1024, seed: int = 0, quality: int = 90,
              name_pattern: str = DEFAULT_PATTERN, preset: str = "demo") -> dict:
     """Write ``count`` panoramas (default: the preset's) and the labels of their halves under
-    ``out_dir``; return a summary. ``preset``: ``demo`` or ``hard`` (see PRESETS).
+    ``out_dir``; return a summary. ``preset``: ``demo``, ``hard`` or ``shapes`` (see PRESETS).
 
     The summary holds the realised share of halves showing each class (``class_frequency``),
     the share with no class (``empty_fraction``) and every drawn object (``objects``: panorama,
@@ -427,8 +432,10 @@ def main(argv=None) -> int:
     parser.add_argument("out_dir", help="folder to write panoramas/ and labels.ndjson into")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
                         help="demo: 8 large classes; hard: 18 small classes with a long tail, clutter, "
-                             "noise and classes a mirror image swaps (default demo)")
-    parser.add_argument("--count", type=int, help="number of panoramas (default: demo 240, hard 480)")
+                             "noise and classes a mirror image swaps; shapes: 10 one-colour glyphs that "
+                             "differ by shape alone (default demo)")
+    parser.add_argument("--count", type=int,
+                        help="number of panoramas (default: demo 240, hard 480, shapes 400)")
     parser.add_argument("--width", type=int, default=1024,
                         help="panorama width in pixels, even; height is half of it (default 1024)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

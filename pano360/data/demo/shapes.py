@@ -315,3 +315,92 @@ _HARD_KINDS = {
     "umbrella": _Kind(_umbrella, (0.14, 0.18), (0.14, 0.18)),
     "flag": _Kind(_flag, (0.1, 0.12), (0.2, 0.26)),
 }
+
+
+# --- the shapes preset: ten glyphs that differ by shape alone --------------------------------
+# Every glyph is one flat colour drawn from the same distribution whatever the class, at a
+# random rotation, with a random stroke where it has one: colour, size and texture say nothing
+# about the class, only the outline does. Rotations keep shapes distinct (no glyph is another
+# one rotated); ``_glyph_frame`` draws the colour and the angle first, the same way for all.
+
+def _glyph_frame(rng, x0, y0, x1, y1):
+    """(ink, centre x, centre y, radius, cos θ, sin θ) of a glyph in its box."""
+    ink = _jitter(rng, (40, 40, 48), 14)
+    angle = float(rng.uniform(0, 2 * math.pi))
+    c, s = _cos([angle])[0], _sin([angle])[0]
+    return ink, (x0 + x1) / 2, (y0 + y1) / 2, min(x1 - x0, y1 - y0) / 2, c, s
+
+
+def _polygon(p, points, frame) -> None:
+    """``points`` in the unit square [-1, 1]², rotated and scaled into the glyph's frame."""
+    ink, cx, cy, r, c, s = frame
+    p("polygon", [(cx + r * (c * x - s * y), cy + r * (s * x + c * y)) for x, y in points], ink)
+
+
+def _regular(n: int, radius: float = 1.0, start: float = 0.0) -> list:
+    angles = [start + 2 * math.pi * k / n for k in range(n)]
+    return [(radius * float(x), radius * float(y)) for x, y in zip(_cos(angles), _sin(angles))]
+
+
+def _circle_glyph(p, x0, y0, x1, y1, rng) -> None:
+    ink, cx, cy, r, _, _ = _glyph_frame(rng, x0, y0, x1, y1)
+    p("ellipse", (cx - r, cy - r, cx + r, cy + r), ink)
+
+
+def _ring_glyph(p, x0, y0, x1, y1, rng) -> None:
+    ink, cx, cy, r, _, _ = _glyph_frame(rng, x0, y0, x1, y1)
+    p("ellipse", (cx - r, cy - r, cx + r, cy + r), None, outline=ink, width=max(1, int(r * rng.uniform(0.22, 0.4))))
+
+
+def _square_glyph(p, x0, y0, x1, y1, rng) -> None:
+    _polygon(p, [(-0.72, -0.72), (0.72, -0.72), (0.72, 0.72), (-0.72, 0.72)], _glyph_frame(rng, x0, y0, x1, y1))
+
+
+def _triangle_glyph(p, x0, y0, x1, y1, rng) -> None:
+    _polygon(p, _regular(3), _glyph_frame(rng, x0, y0, x1, y1))
+
+
+def _hexagon_glyph(p, x0, y0, x1, y1, rng) -> None:
+    _polygon(p, _regular(6), _glyph_frame(rng, x0, y0, x1, y1))
+
+
+def _star_glyph(p, x0, y0, x1, y1, rng) -> None:
+    frame = _glyph_frame(rng, x0, y0, x1, y1)
+    outer, inner = _regular(5), _regular(5, 0.42, math.pi / 5)
+    _polygon(p, [pt for pair in zip(outer, inner) for pt in pair], frame)
+
+
+def _bars(rng) -> float:
+    return float(rng.uniform(0.2, 0.34))   # the stroke: half-width of a bar, of the radius
+
+
+def _plus_glyph(p, x0, y0, x1, y1, rng) -> None:
+    frame = _glyph_frame(rng, x0, y0, x1, y1)
+    b = _bars(rng)
+    _polygon(p, [(-b, -1), (b, -1), (b, -b), (1, -b), (1, b), (b, b), (b, 1), (-b, 1), (-b, b), (-1, b),
+                 (-1, -b), (-b, -b)], frame)
+
+
+def _letter_l_glyph(p, x0, y0, x1, y1, rng) -> None:
+    frame = _glyph_frame(rng, x0, y0, x1, y1)
+    b = 2 * _bars(rng)
+    _polygon(p, [(-0.7, -1), (-0.7 + b, -1), (-0.7 + b, 1 - b), (0.7, 1 - b), (0.7, 1), (-0.7, 1)], frame)
+
+
+def _letter_t_glyph(p, x0, y0, x1, y1, rng) -> None:
+    frame = _glyph_frame(rng, x0, y0, x1, y1)
+    b = _bars(rng)
+    _polygon(p, [(-0.9, -1), (0.9, -1), (0.9, -1 + 2 * b), (b, -1 + 2 * b), (b, 1), (-b, 1), (-b, -1 + 2 * b),
+                 (-0.9, -1 + 2 * b)], frame)
+
+
+def _arrow_glyph(p, x0, y0, x1, y1, rng) -> None:
+    frame = _glyph_frame(rng, x0, y0, x1, y1)
+    b = 0.8 * _bars(rng)
+    _polygon(p, [(-1, -b), (0.1, -b), (0.1, -0.7), (1, 0), (0.1, 0.7), (0.1, b), (-1, b)], frame)
+
+
+_SHAPE_KINDS = {name: _Kind(draw, (0.09, 0.15), (0.09, 0.15)) for name, draw in (
+    ("circle", _circle_glyph), ("ring", _ring_glyph), ("square", _square_glyph), ("triangle", _triangle_glyph),
+    ("hexagon", _hexagon_glyph), ("star", _star_glyph), ("plus", _plus_glyph), ("letter_l", _letter_l_glyph),
+    ("letter_t", _letter_t_glyph), ("arrow", _arrow_glyph))}
