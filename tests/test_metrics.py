@@ -159,3 +159,18 @@ def test_output_is_json_serialisable():
 def test_invalid_inputs_raise(targets, probs, thresholds, message):
     with pytest.raises(ValueError, match=message):
         multilabel_metrics(targets, probs, thresholds)
+
+
+def test_ranking_average_precision_is_sklearns_with_ties_and_all_true_samples():
+    """The vectorised LRAP (sklearn ranks each sample in a Python loop: 20 s of evaluate at
+    15,000 test halves) gives sklearn's value, ties and samples whose labels are all true included."""
+    import numpy as np
+    from sklearn.metrics import label_ranking_average_precision_score
+    from pano360.evaluation.metrics import ranking_average_precision
+    rng = np.random.default_rng(3)
+    targets = rng.random((400, 6)) < 0.35
+    targets[:5] = True
+    targets = targets[targets.any(axis=1)]
+    for probs in (rng.random(targets.shape), np.round(rng.random(targets.shape), 1)):
+        assert ranking_average_precision(targets, probs, chunk=64) == pytest.approx(
+            label_ranking_average_precision_score(targets, probs), abs=1e-12)

@@ -33,21 +33,37 @@ def resample_weights(groups, n_resamples: int, seed: int = 0) -> np.ndarray:
 
 
 def weighted_ap(targets: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(B, K) AP per resample and class; NaN where a resample holds no positive of the class."""
+    """(B, K) AP per resample and class; NaN where a resample holds no positive of the class.
+
+    Resample weights are whole multiplicities whose sums stay far below 2**24, so the running
+    sums are exact in float32, at half the memory traffic of float64 (at 15,000 test halves x
+    1000 resamples each class streams a (B, N) matrix a few times: the cost of the bootstrap)."""
     targets = np.asarray(targets, dtype=bool)
+    exact32 = weights.shape[1] and float(weights.sum(axis=1).max()) < 2 ** 24 and np.array_equal(weights, np.rint(weights))
+    # rows = samples: a class's ranking then gathers whole rows, and the running sums add rows
+    by_sample = np.ascontiguousarray(weights.T, dtype=np.float32 if exact32 else np.float64)
     out = np.full((weights.shape[0], targets.shape[1]), np.nan)
     for c in range(targets.shape[1]):
         order = np.argsort(-scores[:, c], kind="stable")
-        s, y, w = scores[order, c], targets[order, c], weights[:, order]
+        s, y = scores[order, c], targets[order, c]
         last = np.r_[np.flatnonzero(s[1:] != s[:-1]), s.size - 1]   # end of each tied run
-        tp = np.cumsum(w * y, axis=1)[:, last]
-        predicted = np.cumsum(w, axis=1)[:, last]
-        positives = tp[:, -1:]
+        # only the tied runs holding a positive add to AP (recall moves there alone)
+        holds = np.add.reduceat(y, np.r_[0, last[:-1] + 1]) > 0
+        ends = last[holds]
+        if ends.size == 0:
+            continue
+        w = by_sample[order]
+        positive_rows = w[y]
+        np.add.accumulate(positive_rows, axis=0, out=positive_rows)   # tp at each positive
+        tp = positive_rows[np.searchsorted(np.flatnonzero(y), ends, side="right") - 1].T.astype(np.float64)
+        np.add.accumulate(w, axis=0, out=w)                           # in place: no second (N, B) array
+        predicted = w[ends].T.astype(np.float64)
+        positives = tp[:, -1]
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
-            recall_step = np.diff(np.concatenate([np.zeros((tp.shape[0], 1)), tp], axis=1), axis=1)
-            ap = (recall_step * precision).sum(axis=1) / positives[:, 0]
-        out[:, c] = np.where(positives[:, 0] > 0, ap, np.nan)
+            recall_step = np.diff(tp, axis=1, prepend=0.0)
+            ap = (recall_step * precision).sum(axis=1) / positives
+        out[:, c] = np.where(positives > 0, ap, np.nan)
     return out
 
 

@@ -29,7 +29,6 @@ from sklearn.metrics import (
     coverage_error,
     f1_score,
     hamming_loss,
-    label_ranking_average_precision_score,
 )
 
 
@@ -123,6 +122,26 @@ def _per_class_rates(counts: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
     return precision, recall, f1_from_counts(tp, fp, fn)
 
 
+def ranking_average_precision(targets: np.ndarray, probs: np.ndarray, chunk: int = 2048) -> float:
+    """sklearn's ``label_ranking_average_precision_score``, vectorised over samples (sklearn
+    ranks each sample in a Python loop: 20 s at 15,000 test halves x 50 classes, here well
+    under one). Per sample, each true label's share of true labels among those scored at least
+    as high, averaged; a sample whose labels are all true (or none) scores 1, as in sklearn."""
+    targets, probs = np.asarray(targets, bool), np.asarray(probs, float)
+    n, k = targets.shape
+    scores = np.empty(n)
+    for start in range(0, n, chunk):
+        t, p = targets[start:start + chunk], probs[start:start + chunk]
+        at_least = p[:, None, :] >= p[:, :, None]          # [i, l, j]: label j scored >= label l
+        rank = at_least.sum(axis=2)
+        true_rank = (at_least & t[:, None, :]).sum(axis=2)
+        r = t.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(t, true_rank / rank, 0.0).sum(axis=1) / r
+        scores[start:start + chunk] = np.where((r == 0) | (r == k), 1.0, mean)
+    return float(scores.sum() / n) if n else float("nan")
+
+
 def _harmonic(a: float, b: float) -> float:
     if np.isnan(a) or np.isnan(b):
         return float("nan")
@@ -169,8 +188,7 @@ def multilabel_metrics(targets, probs, thresholds) -> dict:
         "hamming_loss": float(hamming_loss(targets, preds)),
         "hamming_loss_all_negative": float(targets.mean()),
         "subset_accuracy": float(accuracy_score(targets, preds)),
-        "lrap": float(label_ranking_average_precision_score(targets[nonempty], probs[nonempty]))
-        if nonempty.any() else nan,
+        "lrap": ranking_average_precision(targets[nonempty], probs[nonempty]) if nonempty.any() else nan,
         "coverage_error": float(coverage_error(targets[nonempty], probs[nonempty])) if nonempty.any() else nan,
         "n_samples": int(n),
         "n_classes": int(k),
