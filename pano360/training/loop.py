@@ -106,10 +106,11 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                       f"(best val mAP so far {state.best:.4f})", flush=True)
     # every rank must resume from the same epoch: on several machines, the state rank 0 wrote
     # is visible to all only on a shared disk
-    if any_rank(broadcast_int(state.epoch, device, world) != state.epoch, device, world):
+    first_epoch = broadcast_int(state.epoch, device, world)   # where process 0 resumes from
+    if any_rank(first_epoch != state.epoch, device, world):
         raise TrainingError(f"the processes do not agree on the resume state {state_path} (process 0 resumes after "
-                            f"epoch {broadcast_int(state.epoch, device, world) + 1}): on several machines the "
-                            f"workspace must be on a disk they all share (README \"Training on GPUs\")")
+                            f"epoch {first_epoch + 1}): on several machines the workspace must be on a disk they "
+                            f"all share (README \"Training on GPUs\")")
 
     live = None
     try:
