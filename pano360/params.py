@@ -81,7 +81,8 @@ def _format_errors(section: str, exc: ValidationError, schema, path) -> str:
         else:
             value = err.get("input")
             shown = "" if isinstance(value, dict) else f" (got {value!r})"
-            lines.append(f"{key}: {err['msg']}{shown}")
+            msg = err["msg"].removeprefix("Value error, ")   # a validator's own sentence
+            lines.append(f"{key}: {msg}{shown}")
     return f"{path}: " + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines))
 
 

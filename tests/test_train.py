@@ -87,7 +87,8 @@ def test_training_learns(tmp_path_factory):
 def test_the_schedule_counts_every_optimizer_step_when_grad_accum_does_not_divide(splits, tmp_path):
     """3 batches an epoch with grad_accum 2 take 2 optimizer steps (the last one shorter); the
     schedule counted 1, so its cosine ended half-way and the rest ran at the minimum lr."""
-    train(config(epochs=2, batch_size=5, grad_accum=2), paths(splits, tmp_path), show_progress=False)
+    train(config(epochs=2, batch_size=5, grad_accum=2, schedule="cosine"), paths(splits, tmp_path),
+          show_progress=False)
     rows = (tmp_path / "live/plots/metrics/lr/head.tsv").read_text().strip().splitlines()[1:]
     last_lr = float(rows[-1].split("\t")[-1])
     assert last_lr > 0.1 * 0.003  # the cosine's midpoint here (0.5 x lr); the minimum is 0.01 x lr
@@ -113,9 +114,12 @@ def _env():
 
 
 def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
-    spec = _spec(splits, tmp_path, epochs=5)
+    # at this lr val mAP stalls after epoch 3 and 4: the plateau schedule decays the lr there,
+    # so the resumed run must carry on at the decayed lr
+    recipe = dict(epochs=5, lr=0.0005, plateau_patience=1)
+    spec = _spec(splits, tmp_path, **recipe)
     killed = json.loads(spec.read_text())
-    killed["kill_after_epoch"] = 1  # dies after saving the state of epoch 2 of 5
+    killed["kill_after_epoch"] = 2  # dies after saving the state of epoch 3 of 5
     (tmp_path / "killed.json").write_text(json.dumps(killed))
     proc = subprocess.run([sys.executable, str(HERE / "train_entry.py"), str(tmp_path / "killed.json")],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
@@ -126,15 +130,19 @@ def test_interrupted_run_resumes_from_last_epoch(splits, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "resuming run" in out.stdout
     resumed_at = int(out.stdout.split("resuming run ")[1].split("after epoch ")[1].split()[0])
-    assert resumed_at >= 2
+    assert resumed_at >= 3
     result = json.loads(out.stdout.split("RESULT ")[1])
     assert result["epochs_run"] == 5
     # the replayed history gives full curves
     rows = (tmp_path / "live/plots/metrics/val/mAP.tsv").read_text().strip().splitlines()
     assert len(rows) == 6
     # and the result is exactly an uninterrupted run's: the same weights, tensor by tensor
-    ref = train(config(epochs=5), paths(splits, tmp_path / "ref"), show_progress=False)
+    ref = train(config(**recipe), paths(splits, tmp_path / "ref"), show_progress=False)
     assert result["best_val_mAP"] == ref["best_val_mAP"]
+    lrs = [float(r.split("\t")[1]) for r in (tmp_path / "ref/live/plots/metrics/lr/head.tsv").read_text().splitlines()[1:]]
+    assert lrs == pytest.approx([5e-4, 5e-4, 5e-4, 5e-5, 5e-6])   # decayed after epochs 3 and 4
+    assert (tmp_path / "live/plots/metrics/lr/head.tsv").read_text() == \
+        (tmp_path / "ref/live/plots/metrics/lr/head.tsv").read_text()
     for name in ("model.pt", "last.pt"):
         resumed = torch.load(tmp_path / name, weights_only=False)["state_dict"]
         uninterrupted = torch.load(tmp_path / "ref" / name, weights_only=False)["state_dict"]

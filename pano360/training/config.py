@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import Field, model_validator, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from pano360.data.dataset import AugmentParams
 from pano360.errors import Pano360Error
@@ -22,7 +22,8 @@ class TrainingError(Pano360Error, RuntimeError):
 class TrainParams(Section):
     """params.yaml ``train``: the training loop."""
     seed: int = 0
-    epochs: PositiveInt = 30
+    # the most epochs: a run normally ends earlier, when val mAP stops improving (early_stop_patience)
+    epochs: PositiveInt = 100
     batch_size: PositiveInt = 16         # global batch (split across train.nproc processes)
     lr: PositiveFloat = 0.005
     weight_decay: NonNegativeFloat = 0.05
@@ -30,13 +31,18 @@ class TrainParams(Section):
     # 1 = off (transformer finetuning recipes use 0.65-0.85)
     layer_decay: Annotated[float, Field(gt=0, le=1)] = 1.0
     warmup_epochs: NonNegativeFloat = 1
+    # plateau: warm-up, then a constant lr, × plateau_decay after plateau_patience epochs without a
+    # better val mAP (no epoch count to guess); cosine: warm-up, then cosine decay over train.epochs
+    schedule: Literal["plateau", "cosine"] = "plateau"
+    plateau_patience: PositiveInt = 4
+    plateau_decay: Annotated[float, Field(gt=0, lt=1)] = 0.1
     grad_accum: PositiveInt = 1
     clip_grad: NonNegativeFloat = 1.0    # max gradient norm; 0 = off
     loss: Literal["bce", "asl"] = "bce"
     asl: AslParams = AslParams()         # options of loss: asl
     ema: bool = False
     ema_decay: Annotated[float, Field(gt=0, lt=1)] = 0.998
-    early_stop_patience: NonNegativeInt = 8   # epochs without a better val mAP; 0 = off
+    early_stop_patience: NonNegativeInt = 10  # epochs without a better val mAP; 0 = off
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True           # GPU only
     compile: bool = False                # torch.compile the training forward pass (GPU; minutes of compiling first)
@@ -47,6 +53,15 @@ class TrainParams(Section):
     cache_images: Union[Literal["auto"], bool] = "auto"   # decoded halves in RAM; auto: if they fit in 2 GB
     monitor_system: bool = True          # CPU/RAM/GPU curves in dvclive
     augment: AugmentParams = AugmentParams()
+
+    @model_validator(mode="after")
+    def _decays_before_stopping(self):
+        if self.schedule == "plateau" and 0 < self.early_stop_patience <= self.plateau_patience:
+            raise ValueError(f"train.early_stop_patience {self.early_stop_patience} is not above "
+                             f"train.plateau_patience {self.plateau_patience}: training would stop before the "
+                             f"learning rate ever decays; raise early_stop_patience (e.g. to "
+                             f"{2 * self.plateau_patience + 2}) or lower plateau_patience")
+        return self
 
 
 class TrainingConfig(Section):

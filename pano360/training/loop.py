@@ -35,7 +35,7 @@ from pano360.training.config import Paths, TrainingConfig, TrainingError, TrainP
 from pano360.training.distributed import EpochSampler, ShardSampler, any_rank, broadcast_flag, broadcast_int, \
     gather_shards, local_world_size, quiet_worker, seed_epoch, seed_everything, setup_distributed
 from pano360.training.logging import log_epoch, loggable, start_live
-from pano360.training.optim import learning_rates, lr_factor, param_groups
+from pano360.training.optim import advance_schedule, learning_rates, lr_factor, param_groups
 from pano360.training.resume import ResumeState, resume_path
 from pano360.use.inference import PRECISION_NAMES, autocast, autocast_dtype, predict
 
@@ -122,6 +122,8 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 log_epoch(live, record)
 
         # --- the epoch loop
+        if main and state.epoch < 0:
+            print(f"train: {_schedule_line(t)}", flush=True)
         epoch_bar = progress(total=t.epochs, desc="epochs", unit="epoch", disable=not (main and show_progress))
         epoch_bar.update(state.epoch + 1)
         stopped_early = False
@@ -140,10 +142,13 @@ def train(cfg: TrainingConfig | dict, paths: Paths, show_progress: bool = True,
                 stop = _end_epoch(scores, ema.module if ema is not None else model, model, opt, state, state_path,
                                   live, epoch, loss, seen * world / max(train_time, 1e-9), skipped, t0, t, phase)
             epoch_bar.update()
+            # rank 0 decided on the plateau: every rank steps at the same learning rate
+            state.lr_decays = broadcast_int(state.lr_decays, device, world)
             if broadcast_flag(stop, device, world):
                 stopped_early = True
                 if main:
-                    print(f"train: early stop: val mAP did not improve for {t.early_stop_patience} epochs",
+                    print(f"train: early stop: val mAP did not improve for {t.early_stop_patience} epochs; "
+                          f"keeping epoch {state.epoch + 1 - state.bad_epochs} (val mAP {state.best:.4f})",
                           flush=True)
                 break
         epoch_bar.close()
@@ -220,7 +225,7 @@ def train_one_epoch(ddp_model, forward, model, loader, opt: "Optimisation", stat
         batches += 1
         seen += images.shape[0]
         if last_micro:
-            opt.step(model, state.step, t.clip_grad)
+            opt.step(model, state.step, t.clip_grad, state.lr_decays)
             state.step += 1
             if opt.ema is not None:
                 opt.ema.update(model, step=state.step)
@@ -259,11 +264,15 @@ class Optimisation:
     base_lrs: list[float]
     total_steps: int
     warmup: int
+    schedule: str = "cosine"
+    decay_rate: float = 0.1
 
-    def step(self, model, step: int, clip_grad: float) -> None:
-        """Optimizer step ``step`` (0-based) at the schedule's learning rate."""
+    def step(self, model, step: int, clip_grad: float, lr_decays: int = 0) -> None:
+        """Optimizer step ``step`` (0-based) at the schedule's learning rate (``lr_decays``:
+        the plateau schedule's decays so far)."""
+        factor = lr_factor(step, self.total_steps, self.warmup, self.schedule, lr_decays, self.decay_rate)
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = base * lr_factor(step, self.total_steps, self.warmup)
+            g["lr"] = base * factor
         if clip_grad:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
@@ -290,7 +299,18 @@ def _build_optimisation(model, t: TrainParams, lr_mult: float, num_classes: int,
         # early stopping would otherwise judge
         ema = ModelEmaV3(model, decay=t.ema_decay, use_warmup=True, device=device)
     return Optimisation(optimizer, scaler, ema, loss_fn, [g["lr"] for g in optimizer.param_groups],
-                        total_steps=t.epochs * steps_per_epoch, warmup=int(round(t.warmup_epochs * steps_per_epoch)))
+                        total_steps=t.epochs * steps_per_epoch, warmup=int(round(t.warmup_epochs * steps_per_epoch)),
+                        schedule=t.schedule, decay_rate=t.plateau_decay)
+
+
+def _schedule_line(t: TrainParams) -> str:
+    """What the run will do, said once at its start."""
+    stop = (f"stops after {t.early_stop_patience} epochs without a better val mAP (at most {t.epochs})"
+            if t.early_stop_patience else f"runs all {t.epochs} epochs")
+    if t.schedule == "plateau":
+        return (f"learning rate {t.lr:g} after {t.warmup_epochs:g} warm-up epoch(s), × {t.plateau_decay:g} after "
+                f"{t.plateau_patience} epoch{'s' * (t.plateau_patience > 1)} without a better val mAP; {stop}")
+    return f"learning rate {t.lr:g}, {t.warmup_epochs:g} warm-up epoch(s), cosine decay over {t.epochs} epochs; {stop}"
 
 
 def _read_splits(paths: Paths):
@@ -378,22 +398,27 @@ def _end_epoch(scores, eval_model, model, opt: "Optimisation", state: ResumeStat
     note = f", {skipped} batch(es) with inf/NaN fp16 loss skipped" if skipped else ""
     print(f"train: epoch {epoch + 1}/{t.epochs} loss {loss:.4f} val loss {val_loss:.4f} val mAP "
           f"{record['val/mAP']:.4f}{' *' if improved else ''} ({images_per_s:.1f} img/s{note})", flush=True)
+    stop, decayed = advance_schedule(state, improved, epoch, t)
+    if decayed:
+        print(f"train: val mAP has not improved for {t.plateau_patience} epoch{'s' * (t.plateau_patience > 1)}: "
+              f"learning rate × {t.plateau_decay:g} "
+              f"(now {t.lr * t.plateau_decay ** state.lr_decays:.3g})", flush=True)
     state.epoch = epoch
     phase("resume_write")
     state.save(state_path, model, opt.optimizer, opt.scaler, opt.ema)
     phase("epoch_end")
-    return bool(t.early_stop_patience and state.bad_epochs >= t.early_stop_patience and epoch + 1 < t.epochs)
+    return stop
 
 
 def _record_epoch(state: ResumeState, record: dict, eval_model, live) -> bool:
-    """Add the epoch to the history and the curves; keep the weights if val mAP improved."""
+    """Add the epoch to the history and the curves; keep the weights if val mAP improved (and
+    say so)."""
     state.history.append(record)
     log_epoch(live, record)
     if record["val/mAP"] > state.best:
-        state.best, state.bad_epochs = record["val/mAP"], 0
+        state.best = record["val/mAP"]
         state.best_state = {k: v.detach().cpu().clone() for k, v in eval_model.state_dict().items()}
         return True
-    state.bad_epochs += 1
     return False
 
 

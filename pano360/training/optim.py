@@ -8,12 +8,38 @@ from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from pano360.training.config import TrainingError
 
 
-def lr_factor(step: int, total: int, warmup: int, min_factor: float = 0.01) -> float:
-    """Linear warm-up from 0, then cosine decay to ``min_factor`` of the peak."""
-    if warmup and step < warmup:
-        return (step + 1) / warmup
+def lr_factor(step: int, total: int, warmup: int, schedule: str = "cosine", decays: int = 0,
+              decay_rate: float = 0.1, min_factor: float = 0.01) -> float:
+    """The learning rate of optimizer step ``step`` as a share of the peak: a linear warm-up
+    from 0 over ``warmup`` steps, then either ``cosine`` decay to ``min_factor`` at ``total``,
+    or (``plateau``) the peak × ``decay_rate`` per decay the plateaus of val mAP triggered so far."""
+    warm = (step + 1) / warmup if warmup and step < warmup else 1.0
+    if schedule == "plateau":
+        return warm * decay_rate ** decays
+    if warm < 1.0:
+        return warm
     progress_ = (step - warmup) / max(1, total - warmup)
     return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
+
+
+def advance_schedule(state, improved: bool, epoch: int, t) -> tuple[bool, bool]:
+    """After validating epoch ``epoch`` (0-based): update ``state``'s counters (a
+    ``ResumeState``) and return (stop early?, did the learning rate decay?) under ``t``'s
+    (``TrainParams``) rules. Early stopping counts epochs since the best one; the plateau
+    schedule decays after ``plateau_patience`` epochs without a better val mAP, then waits as
+    long again before the next decay (ReduceLROnPlateau's rule)."""
+    if improved:
+        state.bad_epochs = state.plateau_epochs = 0
+    else:
+        state.bad_epochs += 1
+        state.plateau_epochs += 1
+    stop = bool(t.early_stop_patience and state.bad_epochs >= t.early_stop_patience and epoch + 1 < t.epochs)
+    decayed = (t.schedule == "plateau" and state.plateau_epochs >= t.plateau_patience and not stop
+               and epoch + 1 < t.epochs)   # no decay after the last epoch: nothing would use it
+    if decayed:
+        state.lr_decays += 1
+        state.plateau_epochs = 0
+    return stop, decayed
 
 
 def param_groups(model, weight_decay: float, lr: float, head_lr_mult: float,

@@ -24,6 +24,8 @@ class ResumeState:
     step: int = 0                    # optimizer steps taken
     best: float = -1.0               # best val mAP so far
     bad_epochs: int = 0              # epochs since it improved
+    plateau_epochs: int = 0          # epochs since it improved or the learning rate last decayed
+    lr_decays: int = 0               # plateau schedule: decays so far (lr = peak × plateau_decay^lr_decays)
     history: list = field(default_factory=list)   # one record per finished epoch
     best_state: Optional[dict] = None             # weights of the best epoch (CPU tensors)
 
@@ -32,6 +34,7 @@ class ResumeState:
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "epoch": self.epoch, "step": self.step, "best": self.best, "bad_epochs": self.bad_epochs,
+            "plateau_epochs": self.plateau_epochs, "lr_decays": self.lr_decays,
             "history": self.history, "best_state": self.best_state,
             "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
@@ -63,6 +66,7 @@ class ResumeState:
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         return cls(epoch=state["epoch"], step=state["step"], best=state["best"], bad_epochs=state["bad_epochs"],
+                   plateau_epochs=state.get("plateau_epochs", 0), lr_decays=state.get("lr_decays", 0),
                    history=state["history"], best_state=state["best_state"])
 
 
