@@ -102,13 +102,15 @@ def _select(args) -> int:
 
 
 def _compare(args) -> int:
-    from pano360.evaluation.compare import CompareError, compare, experiment_names, format_result, read_run
+    from pano360.evaluation.compare import SPLIT_PREDICTIONS, CompareError, compare, experiment_names, \
+        format_result, read_run
     try:
         specs = list(args.runs) + (experiment_names() if args.exps else [])
         if len(specs) < 2:
             raise CompareError("give two runs or more (files, revisions, experiment names, workspace) or --exps")
-        runs = [read_run(spec, args.path) for spec in dict.fromkeys(specs)]
-        result = compare(runs, n_resamples=args.resamples, seed=args.seed)
+        path = args.path or SPLIT_PREDICTIONS[args.split]
+        runs = [read_run(spec, path) for spec in dict.fromkeys(specs)]
+        result = compare(runs, n_resamples=args.resamples, seed=args.seed, split=args.split)
     except CompareError as exc:
         print(f"pano360 compare: error: {exc}", file=sys.stderr)
         return 1
@@ -155,10 +157,13 @@ def main(argv=None) -> int:
     s.add_argument("--name-pattern", help=PATTERN_HELP)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_select)
-    c = sub.add_parser("compare", help="paired bootstrap comparison of runs on the same test set")
+    c = sub.add_parser("compare", help="paired bootstrap comparison of runs on the same test (or val) set")
     c.add_argument("runs", nargs="*", help="experiment names, git revisions, 'workspace' or predictions CSV files")
     c.add_argument("--exps", action="store_true", help="add every experiment of the current commit")
-    c.add_argument("--path", default="data/predictions/test.csv", help="the predictions file inside each run")
+    c.add_argument("--split", choices=["test", "val"], default="test",
+                   help="val: choose among experiments on their validation predictions (tune_thresholds' "
+                        "data/predictions/val.csv), keeping test for the chosen run")
+    c.add_argument("--path", help="the predictions file inside each run (default: data/predictions/SPLIT.csv)")
     c.add_argument("--resamples", type=int, default=1000)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--no-classes", action="store_true", help="two runs: skip the per-class AP table")

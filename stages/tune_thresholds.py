@@ -1,4 +1,6 @@
-"""DVC stage tune_thresholds: pick one decision threshold per class on the validation split."""
+"""DVC stage tune_thresholds: pick one decision threshold per class on the validation split;
+the validation scores go to data/predictions/val.csv (`pano360 compare --split val` chooses
+between experiments on them, leaving test for the chosen run)."""
 import sys
 
 from pano360.data.dataset import read_split
@@ -7,12 +9,13 @@ from pano360.evaluation.thresholds import ThresholdsParams, compare_strategies, 
     write_thresholds_file
 from pano360.io import write_csv, write_json
 from pano360.stage import run_stage
-from pano360.use.inference import split_probabilities
+from pano360.use.inference import score_table, split_probabilities
 
 MODEL, VAL = "models/model.pt", "data/processed/val.csv"
 PREPARED, SETTINGS = "data/interim/prepared", "data/interim/prepared.json"
 THRESHOLDS, REPORT, METRICS = "models/thresholds.json", "reports/thresholds.json", "metrics/thresholds.json"
 PLOT, PLOT_DATA = "plots/threshold_f1.png", "plots/threshold_f1.csv"
+PREDICTIONS = "data/predictions/val.csv"
 PARAMS = {"thresholds": ThresholdsParams}
 
 
@@ -29,6 +32,7 @@ def write(params, result):
     frame, probs, targets, classes, fit, comparison = result
     write_thresholds_file(THRESHOLDS, fit, classes)
     write_json(METRICS, {"strategy": fit.strategy})
+    write_csv(PREDICTIONS, score_table(frame[["image", "panorama"]], probs, fit.thresholds, classes, targets))
     write_json(REPORT, {"chosen": fit.strategy, "requested": fit.requested,
                         "val_halves": int(len(frame)), "strategies": comparison})
     curves = f1_curves(probs, targets)

@@ -58,7 +58,7 @@ def test_runs_on_different_test_sets_are_refused(runs, tmp_path, capsys):
     frame = pd.read_csv(runs["strong"]).iloc[2:]
     frame.to_csv(tmp_path / "fewer.csv", index=False)
     assert main(["compare", str(runs["weak"]), str(tmp_path / "fewer.csv")]) == 1
-    assert "tested on different halves" in capsys.readouterr().err
+    assert "scored on different halves" in capsys.readouterr().err
 
 
 def test_predictions_without_true_labels_are_refused(runs, tmp_path, capsys):
@@ -113,3 +113,27 @@ def test_long_param_labels_still_fit_a_terminal(runs):
                  format_result(compare([weak, strong, copy], n_resamples=20))):
         assert max(len(line) for line in text.splitlines()) <= 120, text
         assert "…" in text   # cut short, visibly
+
+
+def test_split_val_compares_the_validation_predictions_and_warns_about_tuned_thresholds(runs, tmp_path, capsys,
+                                                                                          monkeypatch):
+    """Choosing among experiments happens on val (tune_thresholds' data/predictions/val.csv);
+    test is reported once, for the chosen run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/predictions").mkdir(parents=True)
+    assert main(["compare", "workspace", str(runs["strong"]), "--split", "val"]) == 1
+    assert "data/predictions/val.csv does not exist in the workspace; run `dvc repro tune_thresholds`" \
+        in capsys.readouterr().err
+    (tmp_path / "data/predictions/val.csv").write_bytes(runs["weak"].read_bytes())
+    (tmp_path / "data/predictions/test.csv").write_bytes(runs["strong"].read_bytes())
+    assert main(["compare", "workspace", str(runs["strong"]), "--split", "val", "--resamples", "100",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("val set: 60 halves of 30 panoramas") and "optimistic" in out
+    import json
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["split"] == "val" and result["difference"]["mAP"]["point"] > 0   # the weak file vs strong
+    # the default split is still test: the workspace is then the strong run itself
+    assert main(["compare", "workspace", str(runs["strong"]), "--resamples", "50", "--json",
+                 str(tmp_path / "t.json")]) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["difference"]["mAP"]["point"] == 0

@@ -60,6 +60,11 @@ def test_repro_builds_everything_then_nothing(project):
     preds = pd.read_csv(project.path / "data/predictions/test.csv")
     test = pd.read_csv(project.path / "data/processed/test.csv")
     assert list(preds["image"]) == list(test["image"])
+    # the validation scores too, for choosing among experiments without test (compare --split val)
+    val_preds = pd.read_csv(project.path / "data/predictions/val.csv")
+    val = pd.read_csv(project.path / "data/processed/val.csv")
+    assert sorted(val_preds["image"]) == sorted(val["image"])
+    assert {f"p_{c}" for c in thresholds["classes"]} <= set(val_preds.columns)
     for png in ("class_distribution", "threshold_f1", "pr_curves", "per_class_ap", "confusion"):
         assert (project.path / f"plots/{png}.png").stat().st_size > 5000
     shown = project.dvc("metrics", "show").stdout.splitlines()
@@ -153,10 +158,12 @@ def test_a_grid_over_machines_runs_each_experiment_in_its_own_clone(project, tmp
         project.git("remote", "remove", "origin", check=False)
 
 
-def test_queued_experiment_runs_its_own_code_and_shows(project):
-    # a change that reruns evaluate alone: the queue's mechanics are the same for any change
-    # (a training run would cost ~60 s of the suite; the grid test trains one)
-    project.dvc("exp", "run", "--queue", "-S", "evaluate.errors_per_class=4")
+def test_a_queued_grid_runs_its_own_code_and_is_chosen_on_val(project):
+    """A two-point grid through the queue, chosen with `pano360 compare --split val`. Its
+    points change the threshold strategy, which reruns tune_thresholds, evaluate and export
+    but not training (a training run would cost ~60 s of the suite; the grid test trains
+    one): the queue's mechanics are the same for any change, and val.csv's decisions differ."""
+    project.dvc("exp", "run", "--queue", "-S", "thresholds.strategy=fixed,global_f1")
     # Queued runs happen in copies of the repository and must run those copies' code, not
     # the workspace's (which may be mid-edit): break the workspace's library meanwhile.
     evaluation = project.path / "pano360/evaluation/report.py"
@@ -170,19 +177,26 @@ def test_queued_experiment_runs_its_own_code_and_shows(project):
             break
         time.sleep(1)
     evaluation.write_text(original)
-    task = status.splitlines()[1].split()[0]
-    logs = project.dvc("queue", "logs", task, check=False).stdout
+    tasks = [line.split()[0] for line in status.splitlines()[1:] if line.split()]
+    logs = [project.dvc("queue", "logs", task, check=False).stdout for task in tasks[-2:]]
     assert "Failed" not in status, logs
-    assert ran(logs) == {"evaluate"}, logs
+    assert all(ran(log) == {"tune_thresholds", "evaluate", "export"} for log in logs), logs
     shown = json.loads(project.dvc("exp", "show", "--json").stdout)
-    per_class = set()
+    grid = {}
     for rev in shown:
         for exp in rev.get("experiments") or []:
             for run in exp.get("revs") or []:
-                params = run["data"]["params"]["params.yaml"]["data"]
-                if run["data"].get("metrics"):
-                    per_class.add(params["evaluate"]["errors_per_class"])
-    assert 4 in per_class
+                strategy = run["data"]["params"]["params.yaml"]["data"]["thresholds"]["strategy"]
+                if run["data"].get("metrics") and strategy in ("fixed", "global_f1"):
+                    grid[strategy] = run["name"]
+    assert set(grid) == {"fixed", "global_f1"}, shown
+    out = project.run(sys.executable, "-m", "pano360", "compare", grid["fixed"], grid["global_f1"], "--split", "val",
+                      "--resamples", "100").stdout
+    val = pd.read_csv(project.path / "data/processed/val.csv")
+    assert out.startswith(f"val set: {len(val)} halves of {val['panorama'].nunique()} panoramas"), out
+    assert "thresholds.strategy=fixed" in out and "thresholds.strategy=global_f1" in out
+    # one model: the same val mAP (a tie), thresholds that differ
+    assert "+0.0000  [+0.0000, +0.0000]     tie" in out.split("mAP", 1)[1].splitlines()[0], out
 
 
 def test_img_size_invalidates_prepare_and_training_only(project):

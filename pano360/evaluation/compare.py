@@ -2,7 +2,9 @@
 
 Each run is its test predictions (``data/predictions/test.csv``: probabilities, decisions at
 the run's tuned thresholds, true labels), read from a file, the workspace, a git revision or
-a DVC experiment (queued ones too) through ``dvc.api``. All runs are scored on the same
+a DVC experiment (queued ones too) through ``dvc.api``. With ``split="val"`` the runs'
+validation predictions (``data/predictions/val.csv``, written by tune_thresholds) are
+compared instead: that is how to choose among experiments without looking at test. All runs are scored on the same
 bootstrap resamples of test panoramas (see :mod:`pano360.evaluation.bootstrap`), so their differences
 are paired: the noise that the test set's size puts on every run cancels out.
 """
@@ -20,6 +22,13 @@ from pano360.params import flatten
 from pano360.errors import Pano360Error
 
 PREDICTIONS = "data/predictions/test.csv"
+SPLIT_PREDICTIONS = {"test": PREDICTIONS, "val": "data/predictions/val.csv"}
+# whose file it is, to name the stage that writes it in errors
+WRITTEN_BY = {"test": "evaluate", "val": "tune_thresholds"}
+
+
+def _stage_writing(path: str) -> str:
+    return next((WRITTEN_BY[s] for s, p in SPLIT_PREDICTIONS.items() if Path(path) == Path(p)), "evaluate")
 SHOWN = {"mAP": "mAP", "CF1": "CF1", "OF1": "OF1", "pano_mAP": "panorama mAP"}
 
 
@@ -76,7 +85,7 @@ def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
         text, name, params = Path(spec).read_text(encoding="utf-8"), spec, None
     elif spec == "workspace":
         if not (Path(repo) / path).is_file():
-            raise CompareError(f"{path} does not exist in the workspace; run `dvc repro evaluate`")
+            raise CompareError(f"{path} does not exist in the workspace; run `dvc repro {_stage_writing(path)}`")
         text, name = (Path(repo) / path).read_text(encoding="utf-8"), "workspace"
         params = _run_params(repo, None)
     else:
@@ -93,7 +102,7 @@ def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
                                f"look it up in as a revision or experiment") from None
         except PathMissingError:
             raise CompareError(f"{spec}: {path} is not in that revision or not in the DVC cache; was its "
-                               f"evaluate stage run (and, for a teammate's run, `dvc pull`ed)?") from None
+                               f"{_stage_writing(path)} stage run (and, for a teammate's run, `dvc pull`ed)?") from None
         name = spec
         params = _run_params(repo, spec)
     frame = pd.read_csv(io.StringIO(text), dtype={"image": str, "panorama": str})
@@ -101,7 +110,8 @@ def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
     missing = [c for c in classes if f"true_{c}" not in frame.columns or c not in frame.columns]
     if not classes or missing or "panorama" not in frame.columns:
         raise CompareError(f"{name}: not a pano360 test-predictions table with true labels (columns p_<class>, "
-                           f"<class>, true_<class>); re-run its evaluate stage with this pano360")
+                           f"<class>, true_<class>); re-run its "
+                           f"{_stage_writing(path)} stage with this pano360")
     return Run(name, frame.sort_values("image").reset_index(drop=True), classes, params)
 
 
@@ -113,7 +123,7 @@ def check_same_test_set(runs: list[Run]) -> None:
                                f"runs with other classes cannot be compared")
         a, b = set(first.frame["image"]), set(run.frame["image"])
         if a != b:
-            raise CompareError(f"{first.name} and {run.name} were tested on different halves ({len(a - b)} only in "
+            raise CompareError(f"{first.name} and {run.name} were scored on different halves ({len(a - b)} only in "
                                f"the first, {len(b - a)} only in the second); compare runs of the same split")
         truth = [f"true_{c}" for c in first.classes]
         if not first.frame[truth].equals(run.frame[truth]):
@@ -128,8 +138,9 @@ def _arrays(run: Run):
             "decisions": run.frame[c].to_numpy(int).astype(bool)}
 
 
-def compare(runs: list[Run], n_resamples: int = 1000, seed: int = 0) -> dict:
-    """Point estimates, intervals and paired differences of every run."""
+def compare(runs: list[Run], n_resamples: int = 1000, seed: int = 0, split: str = "test") -> dict:
+    """Point estimates, intervals and paired differences of every run (``split``: which
+    split's predictions they are, for the report)."""
     if len({r.name for r in runs}) != len(runs):
         raise CompareError("name every run once")
     check_same_test_set(runs)
@@ -138,7 +149,7 @@ def compare(runs: list[Run], n_resamples: int = 1000, seed: int = 0) -> dict:
     ones = np.ones((1, len(groups)))  # every row once: the point estimate
     point = {r.name: resampled_metrics(**arrays[r.name], groups=groups, weights=ones) for r in runs}
     scored = paired(arrays, groups, n_resamples, seed)
-    result = {"runs": [r.name for r in runs], "classes": runs[0].classes, "resamples": n_resamples,
+    result = {"runs": [r.name for r in runs], "split": split, "classes": runs[0].classes, "resamples": n_resamples,
               "test_halves": len(groups), "test_panoramas": int(np.unique(groups).size),
               "params_differ": differing_params(runs), "metrics": {}}
     for metric in DECISION_METRICS:
@@ -174,8 +185,12 @@ def _wins(d: dict) -> str:
 
 def format_result(result: dict, per_class: bool = True) -> str:
     runs = result["runs"]
-    lines = [f"test set: {result['test_halves']} halves of {result['test_panoramas']} panoramas; "
+    split = result.get("split", "test")
+    lines = [f"{split} set: {result['test_halves']} halves of {result['test_panoramas']} panoramas; "
              f"{result['resamples']} paired bootstrap resamples of panoramas, 95 % intervals"]
+    if split == "val":
+        lines += ["choosing on val: compare mAP (threshold-free); CF1/OF1 are at thresholds tuned on these very",
+                  "halves, so optimistic. Report test once, for the run you choose."]
     if len(runs) == 2:
         a, b = runs
         differ = result.get("params_differ") or {}
@@ -195,9 +210,9 @@ def format_result(result: dict, per_class: bool = True) -> str:
                     lines.append(f"{cls[:14]:<14}{_fmt(d['a']):>8}{_fmt(d['b']):>8}   {d['point']:+8.4f}  "
                                  f"[{d['low']:+.4f}, {d['high']:+.4f}]  {_wins(d)}")
                 else:
-                    lines.append(f"{cls[:14]:<14}  no test positives")
+                    lines.append(f"{cls[:14]:<14}  no {split} positives")
         lines += ["", "B wins: share of resamples in which B scores higher (tie: the same score on every resample).",
-                  "An interval that holds 0: the test set cannot tell A and B apart."]
+                  f"An interval that holds 0: the {split} set cannot tell A and B apart."]
         return "\n".join(lines)
     width = max(10, *(len(r) for r in runs))
     header = (f"{'run':<{width}}" + "".join(f"  {SHOWN[m]:<25}" for m in DECISION_METRICS)).rstrip()
