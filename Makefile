@@ -32,7 +32,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
-# About 75 minutes on 2 cores; run it alone (two torch processes slow each other far more than 2x).
+# About two hours on 2 cores; run it alone (two torch processes slow each other far more than 2x).
 bench: $(STAMP) demo
 	$(PY) bench/split_throughput.py
 	$(PY) bench/split_quality.py
@@ -40,6 +40,8 @@ bench: $(STAMP) demo
 	$(PY) bench/loader_throughput.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/hard_recipe.py
+	$(PY) bench/presets.py --previous
+	$(PY) bench/finetune.py --source-checkpoint bench/out/presets/hard/run/model.pt
 	$(PY) bench/prepared_accuracy.py
 	$(PY) bench/active_learning.py
 	$(PY) bench/machine_variation.py
