@@ -204,9 +204,11 @@ def test_two_processes_train_exactly_like_one(splits, tmp_path):
     rendezvous at node 0): the multi-node path, on gloo. Also checked: each rank draws its own
     dropout and drop-path masks (one seed for all repeated them), each validates its share of
     val (rank 0 alone did, while the others waited in a collective: NCCL's watchdog ends such
-    a wait on large sets), and only rank 0 (on node 0) logs and writes."""
+    a wait on large sets), and only rank 0 (on node 0) logs and writes. Val mAP stalls after
+    epoch 2 here and the plateau rule (patience 1) decays the lr: every rank must step at the
+    decayed rate (rank 0 decides), or rank 1's weights, which score its share of val, drift."""
     import socket
-    cfg = dict(epochs=2, batch_size=8, early_stop_patience=0)
+    cfg = dict(epochs=3, batch_size=8, early_stop_patience=0, plateau_patience=1)
     spec = json.loads(_spec(splits, tmp_path / "one", **cfg).read_text())
     for run in ("one", "two"):
         spec["cfg"]["model"] = {"name": "test_vit", "pretrained": False, "img_size": 64, "kwargs": {}}
@@ -240,11 +242,14 @@ def test_two_processes_train_exactly_like_one(splits, tmp_path):
         assert float(row_a.split("\t")[-1]) == pytest.approx(float(row_b.split("\t")[-1]), rel=1e-4)
     # rank 1 (node 1) returns nothing and logs nothing; rank 0 wrote the outputs
     assert json.loads((two / "result_rank1.json").read_text()) == {}
-    assert "".join(out for out, _ in outs).count("train: epoch 2/2") == 1 and (two / "model.pt").is_file()
+    assert "".join(out for out, _ in outs).count("train: epoch 3/3") == 1 and (two / "model.pt").is_file()
+    lrs = [[float(r.split("\t")[1]) for r in (tmp_path / run / "live/plots/metrics/lr/head.tsv").read_text().splitlines()[1:]]
+           for run in ("one", "two")]
+    assert lrs[0] == lrs[1] and lrs[0][2] == pytest.approx(lrs[0][1] / 10)   # decayed after epoch 2
     ranks = [json.loads((two / f"record_rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["rng"] != ranks[1]["rng"]
     n_val = len((splits / "val.csv").read_text().strip().splitlines()) - 1
-    assert [r + s for r, s in zip(ranks[0]["val_rows"], ranks[1]["val_rows"])] == [n_val, n_val]
+    assert [r + s for r, s in zip(ranks[0]["val_rows"], ranks[1]["val_rows"])] == [n_val] * 3
     assert min(ranks[1]["val_rows"]) >= n_val // 2
 
 
