@@ -30,6 +30,12 @@ def write(params, report):
     if report["not_2to1"]:
         print(f"split_images: warning: {len(report['not_2to1'])} panorama(s) are not 2:1 "
               f"(split anyway): {', '.join(report['not_2to1'])}", file=sys.stderr)
+    nested = report["in_subfolders_not_split"]
+    if nested:
+        shown = ", ".join(nested[:5]) + (f" and {len(nested) - 5} more" if len(nested) > 5 else "")
+        print(f"split_images: warning: {len(nested)} panorama(s) in subfolders of {PANORAMAS} are NOT split "
+              f"(only the folder itself is read): {shown}; move them into {PANORAMAS} with unique file names "
+              f"(listed in {REPORT})", file=sys.stderr)
     for bad in report["skipped"]:
         print(f"split_images: skipped {bad['file']}: {bad['error']}", file=sys.stderr)
     return f"split_images: {report['panoramas_split']} panoramas → {report['halves']} halves in {HALVES}"

@@ -160,3 +160,16 @@ def test_outputs_get_the_usual_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "halves").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_panoramas_in_subfolders_are_reported_not_dropped_silently(tmp_path):
+    """Photos arrive in one folder per site; split_images reads the folder itself only, and
+    used to leave subfolders out without a word (240 split, no warning)."""
+    src = tmp_path / "panoramas"
+    (src / "siteA").mkdir(parents=True)
+    (src / "siteB" / "card2").mkdir(parents=True)
+    for path in (src / "top.jpg", src / "siteA/R0010001.JPG", src / "siteB/card2/R0010001.JPG"):
+        Image.new("RGB", (16, 8), "green").save(path, "JPEG")
+    report = split_folder(src, tmp_path / "halves", workers=1, show_progress=False)
+    assert report["halves"] == 2
+    assert report["in_subfolders_not_split"] == ["siteA/R0010001.JPG", "siteB/card2/R0010001.JPG"]

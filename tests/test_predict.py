@@ -163,3 +163,23 @@ def test_module_entry_point(assets, tmp_path):
     root, _ = assets
     out = subprocess.run([sys.executable, "-m", "pano360", "predict", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--thresholds" in out.stdout
+
+
+def test_two_panoramas_with_one_file_name_are_refused_naming_both(assets, tmp_path, capsys):
+    """Cameras reuse file names on every card: siteA/R0010001.jpg and siteB/R0010001.jpg gave
+    the same half names (pre-label keys) and the same panorama in select, silently."""
+    root, _ = assets
+    source = sorted((root / "raw/panoramas").iterdir())[0]
+    for site in ("siteA", "siteB"):
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "R0010001.jpg").write_bytes(source.read_bytes())
+    a, b = tmp_path / "siteA/R0010001.jpg", tmp_path / "siteB/R0010001.jpg"
+    for command in (["predict", str(tmp_path / "siteA"), str(tmp_path / "siteB"), "--out", str(tmp_path / "p.csv")],
+                    ["select", str(tmp_path), "--budget", "1", "--out", str(tmp_path / "next.txt")]):
+        assert main(command + ["--model", str(root / "model.pt"), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert f"{a} and {b} would give the same half names" in err, err
+        assert not (tmp_path / "p.csv").exists() and not (tmp_path / "next.txt").exists()
+    from pano360.use.runner import BundleError, list_inputs
+    with pytest.raises(BundleError, match="would give the same half names"):
+        list_inputs([str(tmp_path)])

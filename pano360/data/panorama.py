@@ -124,12 +124,16 @@ def split_folder(src_dir, out_dir, pattern: str = DEFAULT_PATTERN, workers: int 
                 f"{lines}\nFix or remove them, or set split.on_error: skip in params.yaml to "
                 "leave them out (they are then listed in metrics/split.json).")
     halves = [h for o in outcomes for h in o.halves]
+    # not split (yet): said in the report and by the stage, never dropped silently
+    nested = sorted(str(p.relative_to(src_dir)) for p in list_panoramas(src_dir, recursive=True)
+                    if p.parent != Path(src_dir))
     return {
         "panoramas": len(sources),
         "panoramas_split": len(sources) - len(failed),
         "halves": len(halves),
         "skipped": [{"file": o.source, "error": o.error} for o in failed],
         "not_2to1": [o.source for o in outcomes if o.not_2to1 and not o.error],
+        "in_subfolders_not_split": nested,
         "workers": workers,
         "name_pattern": pattern,
         "manifest": halves,

@@ -15,7 +15,7 @@ import torch
 
 from pano360.data.dataset import build_transform
 from pano360.use.inference import autocast, checkpoint_autocast, default_device, score_table, use_channels_last
-from pano360.use.runner import Bundle, BundleError, is_bundle, panorama_scores, score_panoramas
+from pano360.use.runner import Bundle, BundleError, is_bundle, panorama_scores, score_panoramas, stem_clash
 from pano360.io import atomic_path
 from pano360.model.backbone import load_checkpoint
 from pano360.data.naming import DEFAULT_PATTERN
@@ -83,6 +83,9 @@ def collect_inputs(items: list[str]) -> list[Path]:
     unique = list(dict.fromkeys(found))
     if not unique:
         raise PredictError("no panoramas given")
+    clash = stem_clash(unique)
+    if clash:
+        raise PredictError(clash)
     return unique
 
 

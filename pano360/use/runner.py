@@ -118,7 +118,25 @@ def list_inputs(items) -> list[Path]:
             found.append(path)
     if problems:
         raise BundleError("; ".join(problems))
-    return list(dict.fromkeys(found))
+    found = list(dict.fromkeys(found))
+    clash = stem_clash(found)
+    if clash:
+        raise BundleError(clash)
+    return found
+
+
+def stem_clash(paths) -> str | None:
+    """Two panoramas with the same file name stem (cameras reuse names on every card: two site
+    folders each holding R0010001.JPG) would give the same half names and panorama: the first
+    such pair, as an error message; None when every stem is unique."""
+    seen: dict[str, Path] = {}
+    for path in map(Path, paths):
+        other = seen.setdefault(path.stem, path)
+        if other != path:
+            return (f"{other} and {path} would give the same half names and the same panorama "
+                    f"{path.stem!r}; rename one of them (e.g. prefix each site's files with its name) or "
+                    f"predict them separately")
+    return None
 
 
 def half_name(stem: str, side: str, ext: str, pattern: str) -> str:
