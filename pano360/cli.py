@@ -103,17 +103,27 @@ def _select(args) -> int:
 
 def _compare(args) -> int:
     from pano360.evaluation.compare import SPLIT_PREDICTIONS, CompareError, compare, experiment_names, \
-        format_result, read_run
+        format_result, read_run, rescore_runs
+    notes = []
     try:
-        specs = list(args.runs) + (experiment_names() if args.exps else [])
+        specs = list(dict.fromkeys(list(args.runs) + (experiment_names() if args.exps else [])))
         if len(specs) < 2:
             raise CompareError("give two runs or more (files, revisions, experiment names, workspace) or --exps")
-        path = args.path or SPLIT_PREDICTIONS[args.split]
-        runs = [read_run(spec, path) for spec in dict.fromkeys(specs)]
+        if args.rescore:
+            if args.split != "test" or args.path:
+                raise CompareError("--rescore scores the workspace's current test split; it takes no --split/--path")
+            runs, notes = rescore_runs(specs, show_progress=not args.quiet)
+        else:
+            path = args.path or SPLIT_PREDICTIONS[args.split]
+            runs = [read_run(spec, path) for spec in specs]
         result = compare(runs, n_resamples=args.resamples, seed=args.seed, split=args.split)
     except CompareError as exc:
         print(f"pano360 compare: error: {exc}", file=sys.stderr)
         return 1
+    if args.rescore:
+        print("each run's model rescored on the workspace's current test split (data/processed/test.csv)")
+    for note in notes:
+        print(f"note: {note}")
     print(format_result(result, per_class=not args.no_classes))
     if args.json:
         write_json(args.json, result)
@@ -164,6 +174,11 @@ def main(argv=None) -> int:
                    help="val: choose among experiments on their validation predictions (tune_thresholds' "
                         "data/predictions/val.csv), keeping test for the chosen run")
     c.add_argument("--path", help="the predictions file inside each run (default: data/predictions/SPLIT.csv)")
+    c.add_argument("--rescore", action="store_true",
+                   help="score each run's model (revisions, experiments, workspace or model.pt files) on the "
+                        "workspace's current test split: runs of earlier labelling rounds, tested on other "
+                        "panoramas, then compare on the same ones")
+    c.add_argument("--quiet", action="store_true", help="--rescore: no progress bars")
     c.add_argument("--resamples", type=int, default=1000)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--no-classes", action="store_true", help="two runs: skip the per-class AP table")

@@ -137,3 +137,49 @@ def test_split_val_compares_the_validation_predictions_and_warns_about_tuned_thr
     assert main(["compare", "workspace", str(runs["strong"]), "--resamples", "50", "--json",
                  str(tmp_path / "t.json")]) == 0
     assert json.loads((tmp_path / "t.json").read_text())["difference"]["mAP"]["point"] == 0
+
+
+def test_rescore_compares_models_of_two_rounds_on_the_current_test_split(trained_demo_root, tmp_path, capsys,
+                                                                        monkeypatch):
+    """Round 2's test split holds other panoramas (and a class round 1 never saw): each run's
+    model scores the workspace's current test split, and the runs compare on the classes
+    both know."""
+    import json
+    import shutil
+    import torch
+    from pano360.data.prepare import read_prepared
+    from pano360.model.backbone import build_model, checkpoint_payload, data_config
+    root = trained_demo_root
+    (tmp_path / "data/processed").mkdir(parents=True)
+    (tmp_path / "data/interim").mkdir(parents=True)
+    shutil.copy(root / "test.csv", tmp_path / "data/processed/test.csv")
+    (tmp_path / "data/interim/prepared").symlink_to(root / "prepared")
+    shutil.copy(root / "prepared.json", tmp_path / "data/interim/prepared.json")
+    # "round 1": an untrained model that never saw the last class, with its own thresholds file
+    trained = torch.load(root / "model.pt", weights_only=False)
+    classes = trained["classes"]
+    torch.manual_seed(0)
+    cfg = {"name": "test_resnet", "img_size": 64}
+    old = build_model(cfg, "csra", {}, len(classes) - 1).eval()
+    (tmp_path / "round1").mkdir()
+    torch.save(checkpoint_payload(old, model_cfg=cfg, head_options={}, classes=classes[:-1],
+                                  data_cfg=data_config(old, 64), prepare=read_prepared(root / "prepared.json")),
+               tmp_path / "round1/model.pt")
+    (tmp_path / "round1/thresholds.json").write_text(json.dumps(
+        {"classes": classes[:-1], "thresholds": {c: 0.5 for c in classes[:-1]}}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "round1/model.pt", str(root / "model.pt"), "--rescore", "--quiet", "--resamples", "200",
+                 "--json", "r.json"]) == 0
+    out = capsys.readouterr().out
+    test = pd.read_csv(tmp_path / "data/processed/test.csv")
+    assert out.startswith("each run's model rescored on the workspace's current test split")
+    assert f"note: {root / 'model.pt'} also predicts {classes[-1]}: left out" in out
+    assert f"test set: {len(test)} halves of {test['panorama'].nunique()} panoramas" in out
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["classes"] == classes[:-1]
+    assert result["difference"]["mAP"]["point"] > 0        # the trained model beats the untrained one
+    # a model trained on halves prepared otherwise is refused with the reason, not mis-scored
+    settings = json.loads((tmp_path / "data/interim/prepared.json").read_text())
+    (tmp_path / "data/interim/prepared.json").write_text(json.dumps({**settings, "size": settings["size"] + 1}))
+    assert main(["compare", "round1/model.pt", str(root / "model.pt"), "--rescore", "--quiet"]) == 1
+    assert "round1/model.pt: data/interim/prepared holds halves prepared as" in capsys.readouterr().err

@@ -229,6 +229,17 @@ def test_compare_real_experiments_by_name(project):
         names = project.dvc("exp", "ls", "--name-only").stdout.split()
     out = project.run(sys.executable, "-m", "pano360", "compare", names[0], names[1], "--resamples", "200").stdout
     assert f"A = {names[0]}" in out and "B wins" in out and "panorama mAP" in out
+    # --rescore: each experiment's model (read through DVC from its revision) scores the
+    # workspace's test split; the same split as their own evaluate, so the same figures
+    recorded = project.run(sys.executable, "-m", "pano360", "compare", names[0], names[1], "--resamples", "50",
+                           "--json", str(project.path.parent / "recorded.json")).stdout
+    rescored = project.run(sys.executable, "-m", "pano360", "compare", names[0], names[1], "--resamples", "50",
+                           "--rescore", "--quiet", "--json", str(project.path.parent / "rescored.json")).stdout
+    assert rescored.startswith("each run's model rescored") and recorded.splitlines()[0] in rescored
+    a, b = (json.loads((project.path.parent / f).read_text())["metrics"] for f in ("recorded.json", "rescored.json"))
+    for metric in a:
+        for name in names[:2]:
+            assert b[metric][name]["value"] == pytest.approx(a[metric][name]["value"], abs=1e-6), (metric, name)
     out = project.run(sys.executable, "-m", "pano360", "compare", "--exps", "workspace", "--resamples", "100").stdout
     assert all(name in out for name in names) and "indistinguishable from it" in out
     # each experiment is labelled with what it changed (every test's experiments set head)
