@@ -89,20 +89,8 @@ def read_run(spec: str, path: str = PREDICTIONS, repo: str = ".") -> Run:
         text, name = (Path(repo) / path).read_text(encoding="utf-8"), "workspace"
         params = _run_params(repo, None)
     else:
-        import dvc.api
-        from dvc.exceptions import NotDvcRepoError, PathMissingError
-        from dvc.scm import RevError, SCMError
-        try:
-            text = dvc.api.read(path, repo=repo, rev=spec)
-        except RevError:  # a subclass of SCMError: caught first
-            raise CompareError(f"{spec!r} is neither a predictions file, a git revision nor an experiment "
-                               f"name (see `dvc exp ls`)") from None
-        except (NotDvcRepoError, SCMError):
-            raise CompareError(f"{spec!r} is not a file, and {Path(repo).resolve()} is not a DVC project to "
-                               f"look it up in as a revision or experiment") from None
-        except PathMissingError:
-            raise CompareError(f"{spec}: {path} is not in that revision or not in the DVC cache; was its "
-                               f"{_stage_writing(path)} stage run (and, for a teammate's run, `dvc pull`ed)?") from None
+        text = _revision_bytes(path, spec, repo, f"was its {_stage_writing(path)} stage run (and, for a "
+                                                 f"teammate's run, `dvc pull`ed)?").decode("utf-8")
         name = spec
         params = _run_params(repo, spec)
     frame = pd.read_csv(io.StringIO(text), dtype={"image": str, "panorama": str})
@@ -121,6 +109,25 @@ TEST_SPLIT, PREPARED, PREPARED_SETTINGS = "data/processed/test.csv", "data/inter
 MODEL, THRESHOLDS = "models/model.pt", "models/thresholds.json"
 
 
+def _revision_bytes(path: str, spec: str, repo: str, missing_hint: str) -> bytes:
+    """``path`` as a git revision or DVC experiment ``spec`` holds it (read through DVC), or a
+    CompareError that says what ``spec`` is not; ``missing_hint`` ends the one for a file
+    that revision lacks."""
+    import dvc.api
+    from dvc.exceptions import NotDvcRepoError, PathMissingError
+    from dvc.scm import RevError, SCMError
+    try:
+        return dvc.api.read(path, repo=repo, rev=spec, mode="rb")
+    except RevError:  # a subclass of SCMError: caught first
+        raise CompareError(f"{spec!r} is neither a file, a git revision nor an experiment name "
+                           f"(see `dvc exp ls`)") from None
+    except (NotDvcRepoError, SCMError):
+        raise CompareError(f"{spec!r} is not a file, and {Path(repo).resolve()} is not a DVC project to "
+                           f"look it up in as a revision or experiment") from None
+    except PathMissingError:
+        raise CompareError(f"{spec}: {path} is not in that revision or not in the DVC cache; {missing_hint}") from None
+
+
 def _model_files(spec: str, repo: str, tmp: Path) -> tuple[Path, Path]:
     """The model and thresholds files of ``spec``: ``workspace``, a checkpoint file (its
     thresholds: ``thresholds.json`` beside it), or a git revision / experiment (read through
@@ -132,21 +139,11 @@ def _model_files(spec: str, repo: str, tmp: Path) -> tuple[Path, Path]:
         if not beside.is_file():
             raise CompareError(f"{spec}: no thresholds.json beside it (tune_thresholds' models/thresholds.json)")
         return Path(spec), beside
-    import dvc.api
-    from dvc.exceptions import NotDvcRepoError, PathMissingError
-    from dvc.scm import SCMError
     out = tmp / spec.replace("/", "_")
     out.mkdir(parents=True, exist_ok=True)
     for name in (MODEL, THRESHOLDS):
-        try:
-            with dvc.api.open(name, repo=repo, rev=spec, mode="rb") as src:
-                (out / Path(name).name).write_bytes(src.read())
-        except (NotDvcRepoError, SCMError):
-            raise CompareError(f"{spec!r} is neither a model file, `workspace`, a git revision nor an experiment "
-                               f"name (see `dvc exp ls`)") from None
-        except PathMissingError:
-            raise CompareError(f"{spec}: {name} is not in that revision or not in the DVC cache (`dvc pull -r "
-                               f"REMOTE` with that revision checked out, or `dvc fetch --all-commits`)") from None
+        (out / Path(name).name).write_bytes(_revision_bytes(
+            name, spec, repo, "fetch it (`dvc fetch --all-commits`, or `dvc pull` with that revision checked out)"))
     return out / "model.pt", out / "thresholds.json"
 
 
