@@ -103,7 +103,8 @@ def _select(args) -> int:
 
 def _compare(args) -> int:
     from pano360.evaluation.compare import SPLIT_PREDICTIONS, CompareError, compare, experiment_names, \
-        format_result, read_run, rescore_runs
+        format_result, read_run
+    from pano360.use.rescore import rescore_runs
     notes = []
     try:
         specs = list(dict.fromkeys(list(args.runs) + (experiment_names() if args.exps else [])))
