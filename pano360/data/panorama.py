@@ -90,7 +90,10 @@ def split_folder(src_dir, out_dir, pattern: str = DEFAULT_PATTERN, workers: int 
     """
     if on_error not in ("fail", "skip"):
         raise SplitError(f"split.on_error must be 'fail' or 'skip', not {on_error!r}")
-    sources = list_panoramas(src_dir)
+    # one walk: the folder's own panoramas are split, those in subfolders reported (not yet split)
+    found = list_panoramas(src_dir, recursive=True)
+    sources = [p for p in found if p.parent == Path(src_dir)]
+    nested = sorted(str(p.relative_to(src_dir)) for p in found if p.parent != Path(src_dir))
     if not sources:
         raise SplitError(f"no panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}) in {src_dir}")
     names: dict[str, str] = {}
@@ -124,9 +127,6 @@ def split_folder(src_dir, out_dir, pattern: str = DEFAULT_PATTERN, workers: int 
                 f"{lines}\nFix or remove them, or set split.on_error: skip in params.yaml to "
                 "leave them out (they are then listed in metrics/split.json).")
     halves = [h for o in outcomes for h in o.halves]
-    # not split (yet): said in the report and by the stage, never dropped silently
-    nested = sorted(str(p.relative_to(src_dir)) for p in list_panoramas(src_dir, recursive=True)
-                    if p.parent != Path(src_dir))
     return {
         "panoramas": len(sources),
         "panoramas_split": len(sources) - len(failed),

@@ -59,9 +59,8 @@ def rescore_runs(specs: list[str], repo: str = ".", show_progress: bool = True) 
             except (ValueError, CheckpointError, ThresholdsFileError) as exc:
                 raise CompareError(f"{spec}: {exc}") from None
             table = score_table(frame[["image", "panorama"]], probs, thresholds, classes, targets)
-            runs.append(Run(spec, table.sort_values("image").reset_index(drop=True), classes,
-                            run_params(repo, None if spec == "workspace" else spec)
-                            if not Path(spec).is_file() else None))
+            params = None if Path(spec).is_file() else run_params(repo, None if spec == "workspace" else spec)
+            runs.append(Run(spec, table.sort_values("image").reset_index(drop=True), classes, params))
     common = [c for c in runs[0].classes if all(c in r.classes for r in runs)]
     notes = []
     for run in runs:
