@@ -18,13 +18,17 @@ THRESHOLDS_HELP = ("tuned thresholds; default: the bundle's own, or models/thres
                    "stage's) for a checkpoint; 'none' for 0.5")
 
 PATTERN_HELP = "half names, as split.name_pattern (default: the bundle's, or {stem}_{side}{ext})"
+ROOT = "data/raw/panoramas"
+ROOT_HELP = ("a panorama file given by itself (or in an @list) below this folder gets its subfolders there as "
+             "{folder} in the half names, as split_images names it (default: %(default)s); a folder given "
+             "names its own subfolders")
 
 
 def _predict(args) -> int:
     out = Path(args.out)
     try:  # everything that can be checked is checked before the model runs
         fmt = output_format(out, args.format)
-        inputs = collect_inputs(args.panoramas)
+        inputs = collect_inputs(args.panoramas, args.panorama_root)
         check_output(out)
         ids = read_data_row_ids(args.data_rows) if args.data_rows else None
         result = predict_panoramas(inputs, args.model, args.thresholds, batch_size=args.batch_size,
@@ -58,20 +62,21 @@ def _predict(args) -> int:
 def _select(args) -> int:
     from pano360.labels.records import LabelError
     from pano360.labels.table import labelled_images
-    from pano360.data.naming import DEFAULT_PATTERN, NamingError, parse_half_name
+    from pano360.data.naming import DEFAULT_PATTERN, NamingError, panorama_id, parse_half_name
     from pano360.labels.select import SelectError, rank, write_selection
     out = Path(args.out)
     try:
-        inputs = collect_inputs(args.panoramas)
+        inputs = collect_inputs(args.panoramas, args.panorama_root)
         if args.labels:
+            pattern = args.name_pattern or DEFAULT_PATTERN
             done = set()
             for image in labelled_images(args.labels):
                 try:
-                    done.add(parse_half_name(image, args.name_pattern or DEFAULT_PATTERN)[0])
+                    done.add(parse_half_name(image, pattern)[0])
                 except NamingError:
                     pass  # not one of our halves
-            skipped = [p for p in inputs if p.stem in done]
-            inputs = [p for p in inputs if p.stem not in done]
+            skipped = [p for p in inputs if panorama_id(p.path.stem, p.folder, pattern) in done]
+            inputs = [p for p in inputs if panorama_id(p.path.stem, p.folder, pattern) not in done]
             print(f"pano360 select: {len(skipped)} panorama(s) already labelled in {args.labels}, left out",
                   file=sys.stderr)
             if not inputs:
@@ -151,6 +156,7 @@ def main(argv=None) -> int:
                                        "instead of by global key (= the half's file name)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--name-pattern", help=PATTERN_HELP)
+    p.add_argument("--panorama-root", default=ROOT, help=ROOT_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)
     s = sub.add_parser("select", help="choose the unlabelled panoramas to label next")
@@ -166,6 +172,7 @@ def main(argv=None) -> int:
     s.add_argument("--seed", type=int, default=0, help="for --strategy random")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--name-pattern", help=PATTERN_HELP)
+    s.add_argument("--panorama-root", default=ROOT, help=ROOT_HELP)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_select)
     c = sub.add_parser("compare", help="paired bootstrap comparison of runs on the same test (or val) set")

@@ -29,10 +29,12 @@ def compute(params):
 
 def write(params, result):
     spec, report = result
+    run = report.pop("run")   # not in the settings file: an update and a fresh run must agree
     size = bytes_on_disk(PREPARED)
     write_json(SETTINGS, {**report, "bytes": size})
     return (f"prepare_halves: {report['halves']} halves at {spec['size']}×{spec['size']} ({spec['format']}) → "
-            f"{PREPARED} ({size / 2**20:.1f} MiB)")
+            f"{PREPARED} ({size / 2**20:.1f} MiB; {run['prepared']} prepared now, {run['kept']} kept from the "
+            f"last run, {run['removed_files']} stale files removed)")
 
 
 if __name__ == "__main__":

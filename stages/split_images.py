@@ -15,30 +15,29 @@ from pano360.stage import run_stage
 
 PANORAMAS = "data/raw/panoramas"
 HALVES, MANIFEST, REPORT = "data/interim/halves", "data/interim/halves.csv", "reports/split.json"
+MD5_CACHE = "data/interim/.panorama-md5.json"   # machine-local, git-ignored: hashes by size and mtime
 PARAMS = {"split": SplitParams, "labels.file": Optional[str]}
 
 
 def compute(params):
     find_label_file(params["labels.file"] or DEFAULT_LABELS)
     p = params.split
-    return split_folder(PANORAMAS, HALVES, pattern=p.name_pattern, workers=p.workers, on_error=p.on_error)
+    return split_folder(PANORAMAS, HALVES, pattern=p.name_pattern, workers=p.workers, on_error=p.on_error,
+                        md5_cache=MD5_CACHE)
 
 
 def write(params, report):
+    run = report.pop("run")
     write_csv(MANIFEST, pd.DataFrame(report.pop("manifest")).sort_values("image"))
     write_json(REPORT, report)
     if report["not_2to1"]:
         print(f"split_images: warning: {len(report['not_2to1'])} panorama(s) are not 2:1 "
               f"(split anyway): {', '.join(report['not_2to1'])}", file=sys.stderr)
-    nested = report["in_subfolders_not_split"]
-    if nested:
-        shown = ", ".join(nested[:5]) + (f" and {len(nested) - 5} more" if len(nested) > 5 else "")
-        print(f"split_images: warning: {len(nested)} panorama(s) in subfolders of {PANORAMAS} are NOT split "
-              f"(only the folder itself is read): {shown}; move them into {PANORAMAS} with unique file names "
-              f"(listed in {REPORT})", file=sys.stderr)
     for bad in report["skipped"]:
         print(f"split_images: skipped {bad['file']}: {bad['error']}", file=sys.stderr)
-    return f"split_images: {report['panoramas_split']} panoramas → {report['halves']} halves in {HALVES}"
+    return (f"split_images: {report['panoramas_split']} panoramas → {report['halves']} halves in {HALVES} "
+            f"({run['split']} split now, {run['kept']} kept from the last run, {run['removed_files']} "
+            f"stale half files removed)")
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ def test_unusable_bundles_are_named_errors(bundle, tmp_path, capsys):
 
 @pytest.mark.parametrize("module, allowed", [
     (pixels, {"io", "os", "numpy", "PIL", "__future__"}),
-    (runner, {"argparse", "csv", "json", "os", "sys", "pathlib", "numpy", "onnxruntime", "pano360", "pixels",
+    (runner, {"argparse", "csv", "json", "os", "sys", "pathlib", "typing", "numpy", "onnxruntime", "pano360", "pixels",
               "__future__"}),
 ])
 def test_shipped_files_import_only_what_a_deployment_machine_has(module, allowed):

@@ -52,3 +52,28 @@ def test_atomic_dir_replaces_only_on_success(tmp_path):
     with atomic_dir(target) as tmp:
         (tmp / "new.jpg").write_text("new")
     assert [p.name for p in target.iterdir()] == ["new.jpg"]
+
+
+def test_folder_field_prefixes_the_subfolders_and_the_bundle_runner_agrees():
+    from pano360.data.naming import panorama_id
+    from pano360.use import runner
+    pattern = "{folder}_{stem}_{side}{ext}"
+    assert half_name("R0010001", "left", ".JPG", pattern, ("siteB", "card2")) == "siteB_card2_R0010001_left.JPG"
+    assert half_name("R0010001", "right", ".JPG", pattern) == "R0010001_right.JPG"   # no folder, no separator
+    assert parse_half_name("siteB_card2_R0010001_left.JPG", pattern) == ("siteB_card2_R0010001", "left")
+    assert panorama_id("R0010001", ("siteB", "card2"), pattern) == "siteB_card2_R0010001"
+    assert panorama_id("R0010001", ("siteB",), "{stem}_{side}{ext}") == "R0010001"
+    for pat in (pattern, "{stem}_{side}{ext}", "{side}-{folder}--{stem}{ext}", "{folder}.{stem}.{side}.png"):
+        for folder in ((), ("a",), ("a", "b c")):
+            for side in ("left", "right"):
+                ours = half_name("p_1", side, ".jpg", pat, folder)
+                assert runner.half_name("p_1", side, ".jpg", pat, folder) == ours
+                assert runner.panorama_id("p_1", folder, pat) == panorama_id("p_1", folder, pat)
+                assert parse_half_name(ours, pat) == (panorama_id("p_1", folder, pat), side)
+
+
+@pytest.mark.parametrize("pattern", ["{folder}{stem}_{side}{ext}", "{stem}_{folder}_{side}{ext}",
+                                     "{folder}/{stem}_{side}{ext}", "{folder}_{folder}_{stem}_{side}{ext}"])
+def test_folder_field_needs_a_separator_then_stem(pattern):
+    with pytest.raises(NamingError, match="folder"):
+        half_name("p", "left", ".jpg", pattern)

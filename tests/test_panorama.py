@@ -5,6 +5,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from pano360.data.demo import generate
+from pano360.data.incremental import STATE_FILE
 from pano360.data.panorama import SplitError, split_file, split_folder
 from pano360.data.pixels import half_boxes
 
@@ -104,7 +105,7 @@ def test_skip_records_bad_files(tmp_path):
     report = split_folder(src, tmp_path / "halves", on_error="skip", workers=1, show_progress=False)
     assert report["halves"] == 2 and report["panoramas_split"] == 1
     assert {s["file"] for s in report["skipped"]} == {"garbage.jpg", "truncated.jpg"}
-    assert sorted(p.name for p in (tmp_path / "halves").iterdir()) == ["good_left.jpg", "good_right.jpg"]
+    assert sorted(p.name for p in (tmp_path / "halves").iterdir()) == [STATE_FILE, "good_left.jpg", "good_right.jpg"]
 
 
 def test_parallel_equals_serial_and_name_clash_is_an_error(demo_panos, tmp_path):
@@ -162,14 +163,75 @@ def test_outputs_get_the_usual_permissions(tmp_path):
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
 
 
-def test_panoramas_in_subfolders_are_reported_not_dropped_silently(tmp_path):
-    """Photos arrive in one folder per site; split_images reads the folder itself only, and
-    used to leave subfolders out without a word (240 split, no warning)."""
-    src = tmp_path / "panoramas"
+def _site_folders(src):
     (src / "siteA").mkdir(parents=True)
     (src / "siteB" / "card2").mkdir(parents=True)
-    for path in (src / "top.jpg", src / "siteA/R0010001.JPG", src / "siteB/card2/R0010001.JPG"):
-        Image.new("RGB", (16, 8), "green").save(path, "JPEG")
-    report = split_folder(src, tmp_path / "halves", workers=1, show_progress=False)
-    assert report["halves"] == 2
-    assert report["in_subfolders_not_split"] == ["siteA/R0010001.JPG", "siteB/card2/R0010001.JPG"]
+    for path, colour in ((src / "top.jpg", "green"), (src / "siteA/R0010001.JPG", "red"),
+                         (src / "siteB/card2/R0010001.JPG", "blue")):
+        Image.new("RGB", (16, 8), colour).save(path, "JPEG")
+
+
+def test_panoramas_in_subfolders_are_split_with_folder_names(tmp_path):
+    """Photos arrive in one folder per site; split_images read the folder itself only and left
+    subfolders out without a word (240 split, no warning). Cameras reuse names on every card."""
+    src = tmp_path / "panoramas"
+    _site_folders(src)
+    with pytest.raises(SplitError) as err:   # the default pattern cannot tell the two R0010001 apart
+        split_folder(src, tmp_path / "halves", workers=1, show_progress=False)
+    assert "siteA/R0010001.JPG" in str(err.value) and "siteB/card2/R0010001.JPG" in str(err.value)
+    assert "{folder}" in str(err.value) and not (tmp_path / "halves").exists()
+    report = split_folder(src, tmp_path / "halves", pattern="{folder}_{stem}_{side}{ext}", workers=1,
+                          show_progress=False)
+    assert report["halves"] == 6
+    by_image = {h["image"]: h for h in report["manifest"]}
+    assert sorted(by_image) == ["siteA_R0010001_left.JPG", "siteA_R0010001_right.JPG",
+                                "siteB_card2_R0010001_left.JPG", "siteB_card2_R0010001_right.JPG",
+                                "top_left.jpg", "top_right.jpg"]
+    assert by_image["siteB_card2_R0010001_left.JPG"]["panorama"] == "siteB_card2_R0010001"
+    assert by_image["siteB_card2_R0010001_left.JPG"]["source"] == "siteB/card2/R0010001.JPG"
+    assert by_image["top_right.jpg"]["panorama"] == "top"
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_rerun_splits_only_new_or_changed_panoramas_and_equals_a_fresh_split(tmp_path):
+    """Adding 10 % more panoramas re-split all of them (ratio 1.00)."""
+    generate(tmp_path / "raw", count=10, width=256, seed=5)
+    src, out, cache = tmp_path / "raw/panoramas", tmp_path / "halves", tmp_path / "md5.json"
+    first = split_folder(src, out, workers=1, show_progress=False, md5_cache=cache)
+    assert first["run"]["split"] == 10
+    again = split_folder(src, out, workers=1, show_progress=False, md5_cache=cache)
+    assert again["run"] == {**again["run"], "split": 0, "kept": 10, "removed_files": 0, "hashed": 0}
+    # a round: two panoramas added (one in a site folder), one changed, one removed
+    generate(tmp_path / "more", count=2, width=256, seed=6)
+    (src / "site9").mkdir()
+    (tmp_path / "more/panoramas/pano_0000.jpg").rename(src / "site9/new_a.jpg")
+    (tmp_path / "more/panoramas/pano_0001.jpg").rename(src / "new_b.jpg")
+    Image.new("RGB", (256, 128), "white").save(src / "pano_0003.jpg")
+    (src / "pano_0004.jpg").unlink()
+    round2 = split_folder(src, out, workers=2, show_progress=False, md5_cache=cache)
+    assert round2["run"]["split"] == 3 and round2["run"]["kept"] == 8 and round2["run"]["removed_files"] == 2
+    fresh = split_folder(src, tmp_path / "fresh", workers=1, show_progress=False)
+    assert _files(out) == _files(tmp_path / "fresh")            # byte for byte, the state file included
+    assert {k: v for k, v in round2.items() if k != "run"} == {k: v for k, v in fresh.items() if k != "run"}
+    # another name pattern (or code) redoes everything
+    renamed = split_folder(src, out, pattern="{stem}-{side}{ext}", workers=1, show_progress=False, md5_cache=cache)
+    assert renamed["run"]["split"] == 11 and not list(out.glob("*_left.jpg"))
+
+
+def test_a_damaged_or_missing_half_is_made_again(tmp_path):
+    generate(tmp_path / "raw", count=3, width=128, seed=2)
+    src, out = tmp_path / "raw/panoramas", tmp_path / "halves"
+    split_folder(src, out, workers=1, show_progress=False)
+    (out / "pano_0001_left.jpg").unlink()
+    (out / "stray.txt").write_text("not ours")
+    report = split_folder(src, out, workers=1, show_progress=False)
+    assert report["run"]["split"] == 1 and report["run"]["removed_files"] == 1
+    assert _files(out) == _files(_fresh(src, tmp_path / "fresh"))
+
+
+def _fresh(src, out):
+    split_folder(src, out, workers=1, show_progress=False)
+    return out

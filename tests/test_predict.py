@@ -176,10 +176,35 @@ def test_two_panoramas_with_one_file_name_are_refused_naming_both(assets, tmp_pa
     a, b = tmp_path / "siteA/R0010001.jpg", tmp_path / "siteB/R0010001.jpg"
     for command in (["predict", str(tmp_path / "siteA"), str(tmp_path / "siteB"), "--out", str(tmp_path / "p.csv")],
                     ["select", str(tmp_path), "--budget", "1", "--out", str(tmp_path / "next.txt")]):
-        assert main(command + ["--model", str(root / "model.pt"), "--quiet"]) == 1
+        assert main(command + ["--model", str(root / "model.pt"), "--thresholds", "none", "--quiet"]) == 1
         err = capsys.readouterr().err
-        assert f"{a} and {b} would give the same half names" in err, err
+        assert f"{a} and {b} would both give the half R0010001_left.jpg" in err, err
+        assert "{folder}" in err
         assert not (tmp_path / "p.csv").exists() and not (tmp_path / "next.txt").exists()
-    from pano360.use.runner import BundleError, list_inputs
-    with pytest.raises(BundleError, match="would give the same half names"):
-        list_inputs([str(tmp_path)])
+    from pano360.use.runner import BundleError, name_clash, score_panoramas
+    with pytest.raises(BundleError, match="would both give the half"):
+        score_panoramas([a, b], None, None, "{stem}_{side}{ext}")
+    assert name_clash([a, b], "{stem}_{side}{ext}") is not None
+
+
+def test_folder_names_keep_site_panoramas_apart_as_split_images_does(assets, tmp_path):
+    """With {folder} in the pattern, predict names halves and panoramas as split_images does."""
+    root, _ = assets
+    source = sorted((root / "raw/panoramas").iterdir())[0]
+    for site in ("siteA", "siteB/card2"):
+        (tmp_path / "new" / site).mkdir(parents=True)
+        (tmp_path / "new" / site / "R0010001.jpg").write_bytes(source.read_bytes())
+    (tmp_path / "new/top.jpg").write_bytes(source.read_bytes())
+    pattern = "{folder}_{stem}_{side}{ext}"
+    assert main(["predict", str(tmp_path / "new"), "--model", str(root / "model.pt"), "--thresholds", "none",
+                 "--name-pattern", pattern, "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    halves = pd.read_csv(tmp_path / "p.csv")
+    from pano360.data.panorama import split_folder
+    split = split_folder(tmp_path / "new", tmp_path / "halves", pattern=pattern, workers=1, show_progress=False)
+    assert sorted(halves["image"]) == sorted(h["image"] for h in split["manifest"])
+    assert sorted(set(halves["panorama"])) == ["siteA_R0010001", "siteB_card2_R0010001", "top"]
+    # one file given by itself below --panorama-root gets its folder there too
+    assert main(["predict", str(tmp_path / "new/siteB/card2/R0010001.jpg"), "--panorama-root", str(tmp_path / "new"),
+                 "--model", str(root / "model.pt"), "--thresholds", "none", "--name-pattern", pattern,
+                 "--out", str(tmp_path / "one.csv"), "--quiet"]) == 0
+    assert set(pd.read_csv(tmp_path / "one.csv")["panorama"]) == {"siteB_card2_R0010001"}

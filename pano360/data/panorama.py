@@ -1,6 +1,6 @@
-"""The split_images stage: every panorama of a folder split into a left and a right half
-without quality loss (how a half is encoded: :func:`pano360.data.pixels.encode_halves`), with
-the manifest and the report."""
+"""The split_images stage: every panorama of a folder and its subfolders split into a left and
+a right half without quality loss (how a half is encoded: :func:`pano360.data.pixels.encode_halves`),
+with the manifest and the report; a rerun redoes only new or changed panoramas."""
 from __future__ import annotations
 
 import os
@@ -12,8 +12,13 @@ from typing import Literal
 
 from pydantic import NonNegativeInt, field_validator
 
-from pano360.io import atomic_dir, atomic_path
-from pano360.data.naming import DEFAULT_PATTERN, half_name
+import PIL
+from PIL import features
+
+from pano360.io import atomic_path
+from pano360.data import naming, pixels
+from pano360.data.incremental import Md5Cache, commit, read_state, recipe_hash, reusable, staging_dir
+from pano360.data.naming import DEFAULT_PATTERN, SIDES, folder_parts, half_name, panorama_id
 from pano360.params import Section
 from pano360.data.pixels import IMAGE_SUFFIXES, encode_halves
 from pano360.progress import progress
@@ -45,7 +50,7 @@ def list_panoramas(folder: str | os.PathLike, recursive: bool = False) -> list[P
         raise SplitError(f"panorama folder {folder} does not exist")
     walk = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in walk if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 @dataclass
@@ -57,19 +62,20 @@ class SplitOutcome:
 
 
 def split_file(path: str | os.PathLike, out_dir: str | os.PathLike,
-               pattern: str = DEFAULT_PATTERN) -> SplitOutcome:
-    """Split one panorama into ``out_dir``; errors are returned, never raised."""
+               pattern: str = DEFAULT_PATTERN, folder: tuple[str, ...] = ()) -> SplitOutcome:
+    """Split one panorama into ``out_dir``; errors are returned, never raised. ``folder``: its
+    subfolders below the panorama folder (for ``{folder}`` in the pattern)."""
     path, out_dir = Path(path), Path(out_dir)
     outcome = SplitOutcome(source=path.name)
     try:
         halves, is_2to1 = encode_halves(path)
         outcome.not_2to1 = not is_2to1
         for side, data, (w, h) in halves:
-            name = half_name(path.stem, side, path.suffix, pattern)
+            name = half_name(path.stem, side, path.suffix, pattern, folder)
             with atomic_path(out_dir / name) as tmp:
                 tmp.write_bytes(data)
-            outcome.halves.append({"image": name, "panorama": path.stem, "side": side,
-                                   "width": w, "height": h, "source": path.name})
+            outcome.halves.append({"image": name, "panorama": panorama_id(path.stem, folder, pattern),
+                                   "side": side, "width": w, "height": h})
     except Exception as exc:  # reported per file; the run goes on with the others
         outcome.halves = []
         outcome.error = f"{type(exc).__name__}: {exc}"
@@ -80,61 +86,109 @@ def _split_star(args):
     return split_file(*args)
 
 
-def split_folder(src_dir, out_dir, pattern: str = DEFAULT_PATTERN, workers: int = 0,
-                 on_error: str = "fail", show_progress: bool = True) -> dict:
-    """Split every panorama in ``src_dir`` into a fresh ``out_dir``.
+# the code that decides a half's bytes and name: a change to it redoes every panorama
+CODE = [Path(__file__), Path(pixels.__file__), Path(naming.__file__)]
 
-    Everything readable is processed first; then, with ``on_error='fail'``, a SplitError
-    lists every bad file and why (``out_dir`` is left untouched), while ``on_error='skip'``
-    keeps the good halves and lists the bad files in the returned report.
+
+def split_recipe(pattern: str) -> str:
+    return recipe_hash({"name_pattern": pattern, "pillow": PIL.__version__,
+                        "libjpeg": features.version("jpg")}, CODE)
+
+
+def plan_names(sources: list[Path], src_dir: Path, pattern: str) -> dict[str, list[str]]:
+    """Each panorama's (path relative to ``src_dir``) half names; two panoramas that would
+    write the same half are an error naming both."""
+    names: dict[str, str] = {}
+    plan: dict[str, list[str]] = {}
+    for src in sources:
+        rel = src.relative_to(src_dir).as_posix()
+        plan[rel] = []
+        for side in SIDES:
+            name = half_name(src.stem, side, src.suffix, pattern, folder_parts(src, src_dir))
+            if name in names:
+                hint = ("put {folder} in split.name_pattern (e.g. '{folder}_{stem}_{side}{ext}': "
+                        "half names then start with the subfolders) or rename one of them"
+                        if "{folder}" not in pattern and ("/" in rel or "/" in names[name]) else
+                        "rename one of them")
+                raise SplitError(f"{src_dir / names[name]} and {src_dir / rel} would both write the half "
+                                 f"{name}; {hint}")
+            names[name] = rel
+            plan[rel].append(name)
+    return plan
+
+
+def split_folder(src_dir, out_dir, pattern: str = DEFAULT_PATTERN, workers: int = 0,
+                 on_error: str = "fail", show_progress: bool = True, md5_cache=None) -> dict:
+    """Split every panorama in ``src_dir`` and its subfolders into ``out_dir``, redoing only
+    panoramas that are new or changed (:mod:`pano360.data.incremental`): the halves of
+    removed panoramas are removed, and a change of the name pattern or of the code redoes all.
+
+    Everything to do is processed first; then, with ``on_error='fail'``, a SplitError lists
+    every bad file and why (``out_dir`` is left untouched), while ``on_error='skip'`` keeps the
+    good halves and lists the bad files in the returned report. ``md5_cache``: a file where
+    panorama content hashes are remembered between runs (machine-local).
     """
     if on_error not in ("fail", "skip"):
         raise SplitError(f"split.on_error must be 'fail' or 'skip', not {on_error!r}")
-    # one walk: the folder's own panoramas are split, those in subfolders reported (not yet split)
-    found = list_panoramas(src_dir, recursive=True)
-    sources = [p for p in found if p.parent == Path(src_dir)]
-    nested = sorted(str(p.relative_to(src_dir)) for p in found if p.parent != Path(src_dir))
+    src_dir, out_dir = Path(src_dir), Path(out_dir)
+    sources = list_panoramas(src_dir, recursive=True)
     if not sources:
-        raise SplitError(f"no panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}) in {src_dir}")
-    names: dict[str, str] = {}
-    for src in sources:
-        for side in ("left", "right"):
-            name = half_name(src.stem, side, src.suffix, pattern)
-            if name in names:
-                raise SplitError(f"{src.name} and {names[name]} would both write {name}; "
-                                 "rename one of them")
-            names[name] = src.name
+        raise SplitError(f"no panoramas ({', '.join(sorted(IMAGE_SUFFIXES))}) in {src_dir} or its subfolders")
+    plan = plan_names(sources, src_dir, pattern)
+    recipe = split_recipe(pattern)
+    cache = Md5Cache(md5_cache)
+    by_rel = {src.relative_to(src_dir).as_posix(): src for src in sources}
+    hashing = progress(total=len(sources), desc="hash panoramas", unit="pano", disable=not show_progress)
+    tokens = {}
+    for rel, src in by_rel.items():
+        tokens[rel] = cache.md5(src)
+        hashing.update()
+    hashing.close()
+    kept = {rel: entry for rel, entry in reusable(out_dir, read_state(out_dir, recipe), tokens).items()
+            if [h["image"] for h in entry["halves"]] == plan[rel]}
+    todo = [rel for rel in by_rel if rel not in kept]
     workers = workers or os.cpu_count() or 1
-    outcomes: list[SplitOutcome] = []
-    with atomic_dir(out_dir) as tmp_dir:
-        jobs = [(src, tmp_dir, pattern) for src in sources]
+    outcomes: dict[str, SplitOutcome] = {}
+    with staging_dir(out_dir) as staged:
+        jobs = [(by_rel[rel], staged, pattern, folder_parts(by_rel[rel], src_dir)) for rel in todo]
         bar = progress(total=len(jobs), desc="split panoramas", unit="pano", disable=not show_progress)
-        if workers == 1:
-            for job in jobs:
-                outcomes.append(_split_star(job))
-                bar.update()
+        if workers == 1 or len(jobs) <= 1:
+            results = map(_split_star, jobs)
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-                for outcome in pool.map(_split_star, jobs, chunksize=1):
-                    outcomes.append(outcome)
-                    bar.update()
-        bar.close()
-        failed = [o for o in outcomes if o.error]
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+            results = pool.map(_split_star, jobs, chunksize=1)
+        try:
+            for rel, outcome in zip(todo, results):
+                outcomes[rel] = outcome
+                bar.update()
+        finally:
+            if workers > 1 and len(jobs) > 1:
+                pool.shutdown(cancel_futures=True)
+            bar.close()
+        failed = {rel: o for rel, o in outcomes.items() if o.error}
         if failed and on_error == "fail":
-            lines = "\n".join(f"  {o.source}: {o.error}" for o in failed)
+            lines = "\n".join(f"  {rel}: {o.error}" for rel, o in failed.items())
             raise SplitError(
                 f"{len(failed)} of {len(sources)} panoramas in {src_dir} could not be split:\n"
                 f"{lines}\nFix or remove them, or set split.on_error: skip in params.yaml to "
-                "leave them out (they are then listed in metrics/split.json).")
-    halves = [h for o in outcomes for h in o.halves]
+                "leave them out (they are then listed in reports/split.json).")
+        made = {rel: {"token": tokens[rel], "files": [h["image"] for h in o.halves],
+                      "halves": o.halves, "not_2to1": o.not_2to1, "error": o.error}
+                for rel, o in outcomes.items()}
+        removed = commit(out_dir, staged, recipe, kept, made)
+    cache.save(keep={str(src.resolve()) for src in sources})
+    entries = {**kept, **made}
+    manifest = [{**h, "source": rel} for rel, entry in sorted(entries.items()) for h in entry["halves"]]
+    skipped = [{"file": rel, "error": e["error"]} for rel, e in sorted(entries.items()) if e["error"]]
     return {
         "panoramas": len(sources),
-        "panoramas_split": len(sources) - len(failed),
-        "halves": len(halves),
-        "skipped": [{"file": o.source, "error": o.error} for o in failed],
-        "not_2to1": [o.source for o in outcomes if o.not_2to1 and not o.error],
-        "in_subfolders_not_split": nested,
-        "workers": workers,
+        "panoramas_split": len(sources) - len(skipped),
+        "halves": len(manifest),
+        "skipped": skipped,
+        "not_2to1": [rel for rel, e in sorted(entries.items()) if e["not_2to1"] and not e["error"]],
         "name_pattern": pattern,
-        "manifest": halves,
+        "manifest": manifest,
+        # what this run did (not written to the report: an update and a fresh run must agree)
+        "run": {"split": len(made), "kept": len(kept), "removed_files": removed,
+                "hashed": cache.hashed, "workers": workers},
     }

@@ -1,5 +1,5 @@
 """Training-resolution halves: each half decoded once, reduced to the size training needs, and
-stored small, so no epoch decodes a 4096² JPEG again.
+stored small, so no epoch decodes a 4096² JPEG again; a rerun prepares only new or changed halves.
 
 The prepared size follows ``model.img_size`` and the random-resized-crop range
 (``train.augment.scale``): a crop keeping a share ``s`` of the area is ``sqrt(s)`` of the side,
@@ -24,8 +24,12 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeInt
 
-from pano360.io import atomic_dir
+import PIL
+from PIL import features
+
 from pano360.params import Section
+from pano360.data import pixels
+from pano360.data.incremental import STATE_FILE, commit, file_md5, read_state, recipe_hash, reusable, staging_dir
 from pano360.data.pixels import prepare_bytes
 from pano360.progress import progress
 from pano360.errors import Pano360Error
@@ -80,15 +84,31 @@ def stored_names(images, spec: dict | None) -> list[str]:
 def _prepare_one(args) -> tuple[str, str | None]:
     src, dst, spec = args
     try:
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
         Path(dst).write_bytes(prepare_bytes(src, spec))
         return str(src), None
     except Exception as exc:  # reported together at the end
         return str(src), f"{type(exc).__name__}: {exc}"
 
 
+# the code that decides a prepared half's bytes: a change to it redoes every half
+CODE = [Path(__file__), Path(pixels.__file__)]
+
+
+def half_tokens(halves_dir) -> dict[str, str]:
+    """Per half, what its bytes derive from: its panorama's content hash and the split's recipe
+    (from the split's state file; empty when the halves were not made by split_images)."""
+    state = json.loads((Path(halves_dir) / STATE_FILE).read_text(encoding="utf-8")) \
+        if (Path(halves_dir) / STATE_FILE).is_file() else {}
+    return {half["image"]: f"{entry['token']}:{state['recipe']}"
+            for entry in state.get("entries", {}).values() for half in entry.get("halves", [])}
+
+
 def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: int = 0,
                    show_progress: bool = True) -> dict:
-    """Write the prepared image of every half in ``images`` into a fresh ``out_dir``."""
+    """Write the prepared image of every half in ``images`` into ``out_dir``, redoing only halves
+    that are new or whose panorama changed (:mod:`pano360.data.incremental`); prepared files of
+    halves no longer listed are removed, and other settings or code redo all."""
     names: dict[str, str] = {}
     for image in images:
         name = prepared_name(image, spec["format"])
@@ -96,10 +116,17 @@ def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: 
             raise PrepareError(f"halves {names[name]} and {image} would both be prepared as {name}; "
                                f"rename one of the panoramas")
         names[name] = image
+    recipe = recipe_hash({**spec, "pillow": PIL.__version__, "libjpeg": features.version("jpg")}, CODE)
+    known = half_tokens(halves_dir)
+    # a half split_images did not record (a folder made otherwise): its own content hash
+    tokens = {image: known.get(image) or "md5:" + file_md5(Path(halves_dir) / image) for image in images}
+    kept = {image: entry for image, entry in reusable(Path(out_dir), read_state(out_dir, recipe), tokens).items()
+            if entry["files"] == [prepared_name(image, spec["format"])]}
+    todo = [(name, image) for name, image in names.items() if image not in kept]
     workers = workers or os.cpu_count() or 1
     failed = []
-    with atomic_dir(out_dir) as tmp:
-        jobs = [(Path(halves_dir) / image, tmp / name, spec) for name, image in names.items()]
+    with staging_dir(out_dir) as tmp:
+        jobs = [(Path(halves_dir) / image, tmp / name, spec) for name, image in todo]
         bar = progress(total=len(jobs), desc="prepare halves", unit="half", disable=not show_progress)
         parallel = workers > 1 and len(jobs) > 1
         # the pool's context ends its processes on any exit, an exception included
@@ -112,7 +139,9 @@ def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: 
         if failed:
             raise PrepareError(f"{len(failed)} half image(s) could not be prepared:\n  " + "\n  ".join(failed[:20])
                                + "\nRe-create them with `dvc repro --force split_images`.")
-    return {"halves": len(jobs), **spec}
+        made = {image: {"token": tokens[image], "files": [name]} for name, image in todo}
+        removed = commit(out_dir, tmp, recipe, kept, made)
+    return {"halves": len(names), **spec, "run": {"prepared": len(made), "kept": len(kept), "removed_files": removed}}
 
 
 def read_prepared(path) -> dict | None:
@@ -127,7 +156,7 @@ def read_prepared(path) -> dict | None:
 
 
 def bytes_on_disk(folder) -> int:
-    return sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file())
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and p.name != STATE_FILE)
 
 
 __all__ = ["PrepareError", "PrepareParams", "prepare_bytes", "prepare_folder", "prepared_name",

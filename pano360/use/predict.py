@@ -15,7 +15,8 @@ import torch
 
 from pano360.data.dataset import build_transform
 from pano360.use.inference import autocast, checkpoint_autocast, default_device, score_table, use_channels_last
-from pano360.use.runner import Bundle, BundleError, is_bundle, panorama_scores, score_panoramas, stem_clash
+from pano360.use.runner import Bundle, BundleError, Panorama, as_panorama, folder_images, is_bundle, name_clash, \
+    panorama_scores, score_panoramas, unique_inputs
 from pano360.io import atomic_path
 from pano360.model.backbone import load_checkpoint
 from pano360.data.naming import DEFAULT_PATTERN
@@ -38,16 +39,18 @@ def _listing(paths) -> str:
     return ", ".join(paths[:_SHOWN]) + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
 
 
-def collect_inputs(items: list[str]) -> list[Path]:
+def collect_inputs(items: list[str], root=None) -> list[Panorama]:
     """Panorama files, folders (searched recursively) and ``@list.txt`` files (one path per
     line, relative to the list; ``#`` comments). Every problem is found before any work:
-    a path that does not exist, a file that is not an image, a folder without images."""
-    found: list[Path] = []
+    a path that does not exist, a file that is not an image, a folder without images.
+    A folder's panoramas get their subfolders there as ``{folder}``; a file, its folder below
+    ``root`` when it lies there (as split_images names panoramas below data/raw/panoramas)."""
+    found: list[Panorama] = []
     missing, not_images, empty = [], [], []
 
     def add(path: Path, where: str = "") -> None:
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            images = folder_images(path)
             if not images:
                 empty.append(f"{path}{where}")
             found.extend(images)
@@ -56,7 +59,7 @@ def collect_inputs(items: list[str]) -> list[Path]:
         elif path.suffix.lower() not in IMAGE_SUFFIXES:
             not_images.append(f"{path}{where}")
         else:
-            found.append(path)
+            found.append(as_panorama(path, root))
 
     for item in items:
         if item.startswith("@"):
@@ -80,12 +83,9 @@ def collect_inputs(items: list[str]) -> list[Path]:
         problems.append(f"folder(s) without panoramas: {_listing(empty)}")
     if problems:
         raise PredictError("; ".join(problems))
-    unique = list(dict.fromkeys(found))
+    unique = unique_inputs(found)
     if not unique:
         raise PredictError("no panoramas given")
-    clash = stem_clash(unique)
-    if clash:
-        raise PredictError(clash)
     return unique
 
 
@@ -183,6 +183,9 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path="default",
             thresholds = np.full(len(classes), 0.5)
     except (ThresholdsFileError, BundleError) as exc:
         raise PredictError(str(exc)) from None
+    clash = name_clash(inputs, name_pattern or pattern)
+    if clash:
+        raise PredictError(clash)
     bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
     rows, p, failed = score_panoramas(inputs, score, prepare, name_pattern or pattern, chunk, bar.update)
     bar.close()

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -100,13 +101,47 @@ class Bundle:
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(self.classes)))
 
 
-def list_inputs(items) -> list[Path]:
-    """Panorama files and folders (searched recursively), in the order given, each once."""
+class Panorama(NamedTuple):
+    """An input panorama and its subfolders below the folder it was found in (``{folder}``)."""
+    path: Path
+    folder: tuple = ()
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def as_panorama(item, root=None) -> Panorama:
+    """``item`` as a Panorama; a plain path below ``root`` gets its subfolders there."""
+    if isinstance(item, Panorama):
+        return item
+    path = Path(item)
+    if root is not None:
+        try:
+            return Panorama(path, path.parent.resolve().relative_to(Path(root).resolve()).parts)
+        except ValueError:
+            pass
+    return Panorama(path)
+
+
+def folder_images(folder: Path) -> list[Panorama]:
+    """The panoramas in ``folder`` and its subfolders (hidden ones left out), sorted."""
+    return [Panorama(p, p.parent.relative_to(folder).parts)
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix.lower() in pixels.IMAGE_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+
+
+def list_inputs(items, root=None) -> list[Panorama]:
+    """Panorama files and folders (searched recursively), in the order given, each once; a
+    folder's panoramas get their subfolders there as ``{folder}``, a file its folder below
+    ``root`` when it lies there."""
     found, problems = [], []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in pixels.IMAGE_SUFFIXES)
+            images = folder_images(path)
             if not images:
                 problems.append(f"{path} holds no panoramas")
             found.extend(images)
@@ -115,32 +150,55 @@ def list_inputs(items) -> list[Path]:
         elif path.suffix.lower() not in pixels.IMAGE_SUFFIXES:
             problems.append(f"{path} is not a panorama ({', '.join(sorted(pixels.IMAGE_SUFFIXES))})")
         else:
-            found.append(path)
+            found.append(as_panorama(path, root))
     if problems:
         raise BundleError("; ".join(problems))
-    found = list(dict.fromkeys(found))
-    clash = stem_clash(found)
-    if clash:
-        raise BundleError(clash)
-    return found
+    return unique_inputs(found)
 
 
-def stem_clash(paths) -> str | None:
-    """Two panoramas with the same file name stem (cameras reuse names on every card: two site
-    folders each holding R0010001.JPG) would give the same half names and panorama: the first
-    such pair, as an error message; None when every stem is unique."""
-    seen: dict[str, Path] = {}
-    for path in map(Path, paths):
-        other = seen.setdefault(path.stem, path)
-        if other != path:
-            return (f"{other} and {path} would give the same half names and the same panorama "
-                    f"{path.stem!r}; rename one of them (e.g. prefix each site's files with its name) or "
-                    f"predict them separately")
+def unique_inputs(found) -> list[Panorama]:
+    """Each file once (the first time it was given)."""
+    seen, out = set(), []
+    for item in found:
+        key = Path(item.path).resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def name_clash(inputs, pattern: str) -> str | None:
+    """Two panoramas that would give the same half names (cameras reuse names: two site
+    folders each holding R0010001.JPG, without {folder} in the pattern): the first such pair,
+    as an error message; None when every half name is unique."""
+    seen: dict[str, Panorama] = {}
+    for item in map(as_panorama, inputs):
+        name = half_name(item.path.stem, "left", item.path.suffix, pattern, item.folder)
+        other = seen.setdefault(name, item)
+        if other is not item:
+            hint = ("put {folder} in the name pattern (e.g. --name-pattern '{folder}_{stem}_{side}{ext}', as in "
+                    "split.name_pattern) or rename one of them" if "{folder}" not in pattern else "rename one of them")
+            return f"{other.path} and {item.path} would both give the half {name}; {hint}"
     return None
 
 
-def half_name(stem: str, side: str, ext: str, pattern: str) -> str:
-    return pattern.format(stem=stem, side=side, ext=ext)
+def half_name(stem: str, side: str, ext: str, pattern: str, folder=()) -> str:
+    """pano360.data.naming.half_name without its checks (tests/test_bundle.py holds them equal)."""
+    return pattern.replace(_folder_field(pattern), "", 1).format(
+        stem=panorama_id(stem, folder, pattern), side=side, ext=ext)
+
+
+def _folder_field(pattern: str) -> str:
+    """``{folder}`` and the separator after it, or "" when the pattern has none."""
+    if "{folder}" not in pattern:
+        return ""
+    return "{folder}" + pattern.split("{folder}", 1)[1].split("{stem}", 1)[0]
+
+
+def panorama_id(stem: str, folder, pattern: str) -> str:
+    """pano360.data.naming.panorama_id: what stands for ``{folder}…{stem}`` in the half names."""
+    separator = _folder_field(pattern)[len("{folder}"):]
+    return separator.join(folder) + separator + stem if separator and folder else stem
 
 
 def score_panoramas(paths, score, prepare: dict | None, name_pattern: str, chunk: int = 64, on_panorama=None):
@@ -148,11 +206,14 @@ def score_panoramas(paths, score, prepare: dict | None, name_pattern: str, chunk
     (a list of PIL halves → probabilities), ``chunk`` panoramas at a time so memory stays
     bounded with 8K inputs. Returns ``(rows, probabilities, failed)``: one row per half
     (image, panorama, side, source), and ``(path, why)`` for every unreadable panorama."""
+    clash = name_clash(paths, name_pattern)
+    if clash:
+        raise BundleError(clash)
     rows, probs, failed = [], [], []
     for start in range(0, len(paths), chunk):
         halves = []
-        for path in paths[start:start + chunk]:
-            path = Path(path)
+        for item in map(as_panorama, paths[start:start + chunk]):
+            path = item.path
             try:
                 encoded, _ = pixels.encode_halves(path)
                 prepared = [(side, pixels.prepared_half(data, prepare)) for side, data, _ in encoded]
@@ -160,7 +221,8 @@ def score_panoramas(paths, score, prepare: dict | None, name_pattern: str, chunk
                 failed.append((str(path), f"{type(exc).__name__}: {exc}"))
                 prepared = []
             for side, image in prepared:
-                rows.append({"image": half_name(path.stem, side, path.suffix, name_pattern), "panorama": path.stem,
+                rows.append({"image": half_name(path.stem, side, path.suffix, name_pattern, item.folder),
+                             "panorama": panorama_id(path.stem, item.folder, name_pattern),
                              "side": side, "source": str(path)})
                 halves.append(image)
             if on_panorama:
@@ -173,15 +235,16 @@ def score_panoramas(paths, score, prepare: dict | None, name_pattern: str, chunk
 
 def panorama_scores(rows, probs):
     """One row per panorama (in first-seen order): its score per class is the max of its halves."""
-    order, best = [], {}
+    order, best, names = [], {}, {}
     for row, p in zip(rows, probs):
         source = row["source"]
         if source not in best:
             order.append(source)
+            names[source] = row["panorama"]
             best[source] = p.copy()
         else:
             best[source] = np.maximum(best[source], p)
-    ids = [{"panorama": Path(source).stem, "source": source} for source in order]
+    ids = [{"panorama": names[source], "source": source} for source in order]
     return ids, (np.stack([best[s] for s in order]) if order else np.zeros((0, probs.shape[1])))
 
 
