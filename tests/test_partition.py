@@ -91,3 +91,61 @@ def test_reports_per_class_shares():
         assert entry["positives"] == frame[c].sum()
         assert sum(entry[s]["positives"] for s in SPLITS) == entry["positives"]
         assert entry["train"]["positives"] == parts["train"][c].sum()
+
+
+def _assignment(parts):
+    return {p: s for s in SPLITS for p in parts[s]["panorama"]}
+
+
+def test_a_new_round_keeps_every_earlier_split_and_balances_the_whole_set():
+    """After adding 10 % more panoramas, partition reassigned everything: 18 of 39 round-1 test
+    panoramas moved to train, so round 2 was tested partly on what it trained on."""
+    round1 = labels_table(n_panoramas=240, seed=3)
+    parts1, _, _ = partition(round1, FRACTIONS, seed=0)
+    known = _assignment(parts1)
+    grown = pd.concat([round1, labels_table(n_panoramas=264, seed=4).iloc[480:]
+                       .assign(image=lambda f: "n" + f["image"], panorama=lambda f: "n" + f["panorama"])])
+    fresh = _assignment(partition(grown, FRACTIONS, seed=0)[0])
+    moved = sum(fresh[p] != s for p, s in known.items())
+    assert moved > 20                           # the old behaviour: a fresh split moves many
+    parts2, report, _ = partition(grown, FRACTIONS, seed=0, known=known)
+    now = _assignment(parts2)
+    assert all(now[p] == s for p, s in known.items())
+    assert report["assignment"] == {"kept": 240, "new": 24, "assigned_not_labelled": 0}
+    for split, share in FRACTIONS.items():
+        assert abs(report["share"][split] - share) < 0.03
+    # better balanced than giving the new panoramas random splits (mean of 20 draws)
+    from pano360.data.partition import partition_report
+    rng = np.random.default_rng(0)
+    new_ids = [p for p in grown["panorama"].unique() if p not in known]
+    random_devs = [partition_report(grown, grown["panorama"].map(
+        {**known, **dict(zip(new_ids, rng.choice(SPLITS, len(new_ids), p=[0.7, 0.15, 0.15])))}))
+        ["max_class_share_deviation"] for _ in range(20)]
+    assert report["max_class_share_deviation"] < np.mean(random_devs)
+    again, _, _ = partition(grown, FRACTIONS, seed=0, known=known)
+    assert _assignment(again) == now          # deterministic
+
+
+def test_a_class_new_in_a_round_reaches_val_and_test():
+    round1 = labels_table(n_panoramas=100, seed=5)
+    known = _assignment(partition(round1, FRACTIONS, seed=0)[0])
+    new = labels_table(n_panoramas=110, seed=6).iloc[200:].assign(
+        image=lambda f: "n" + f["image"], panorama=lambda f: "n" + f["panorama"])
+    new_ids = sorted(new["panorama"].unique())
+    grown = pd.concat([round1, new]).fillna(0)
+    grown["brand_new"] = grown["panorama"].isin(new_ids[:3]).astype(int)   # 3 of the 10 new panoramas
+    parts, report, _ = partition(grown, FRACTIONS, seed=0, known=known)
+    for s in SPLITS:
+        assert parts[s]["brand_new"].sum() > 0, s
+    assert all(_assignment(parts)[p] == s for p, s in known.items())
+
+
+def test_kept_assignment_file_errors_name_the_row(tmp_path):
+    from pano360.data.partition import read_assignment
+    assert read_assignment(tmp_path / "none.csv") is None
+    (tmp_path / "a.csv").write_text("panorama,split\np1,train\np2,holdout\n")
+    with pytest.raises(PartitionError, match=r"a.csv row 3: split 'holdout'"):
+        read_assignment(tmp_path / "a.csv")
+    (tmp_path / "b.csv").write_text("panorama,split\np1,train\np1,test\n")
+    with pytest.raises(PartitionError, match=r"b.csv row 3: panorama 'p1' is listed twice"):
+        read_assignment(tmp_path / "b.csv")

@@ -50,3 +50,84 @@ def test_a_missing_or_ambiguous_label_file_stops_the_first_stage(tmp_path):
     (raw / "labels.ndjson").rename(raw / "export.ndjson")
     out = project.dvc("repro", check=False)
     assert "no label file in data/raw/: expected one of labels.ndjson, labels.json, labels.csv" in out.stderr
+
+
+def _add_round(project, tmp_path, count: int, seed: int, folder: str, prefix: str) -> list[str]:
+    """A labelling round: ``count`` new panoramas (a site folder of their own) and their labels
+    appended to the project's LabelBox export, under the same project."""
+    import subprocess
+    import sys
+    new = tmp_path / f"new{seed}"
+    subprocess.run([sys.executable, "-m", "pano360.data.demo", str(new), "--count", str(count), "--width", "256",
+                    "--seed", str(seed)], check=True, capture_output=True, env=project.env)
+    raw = project.path / "data/raw"
+    (raw / "panoramas" / folder).mkdir(parents=True)
+    names = []
+    for path in sorted((new / "panoramas").iterdir()):
+        path.rename(raw / "panoramas" / folder / f"{prefix}{path.name}")
+        names.append(f"{prefix}{path.stem}")
+    export = (raw / "labels.ndjson").read_text().splitlines()
+    project_id = next(iter(json.loads(export[0])["projects"]))
+    added = []
+    for line in (new / "labels.ndjson").read_text().splitlines():
+        row = json.loads(line.replace('"pano_', f'"{prefix}pano_').replace("/pano_", f"/{prefix}pano_"))
+        row["projects"] = {project_id: next(iter(row["projects"].values()))}
+        added.append(json.dumps(row))
+    (raw / "labels.ndjson").write_text("\n".join(export + added) + "\n")
+    return names
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_second_round_redoes_only_new_panoramas_and_keeps_every_split(tmp_path):
+    """Adding panoramas re-split and re-prepared all of them and reassigned the splits from
+    scratch (18 of 39 round-1 test panoramas moved to train); site folders were ignored."""
+    project = make_project(tmp_path / "proj", count=20, width=256)
+    project.commit("round 1")
+    out = project.dvc("repro", "partition", "prepare_halves").stdout
+    assert "20 split now, 0 kept" in out and "40 prepared now, 0 kept" in out
+    round1 = pd.read_csv(project.path / "data/partition.csv")
+    assert len(round1) == 20 and set(round1["split"]) == {"train", "val", "test"}
+    project.commit("round 1 run")
+
+    new = _add_round(project, tmp_path, count=3, seed=11, folder="site2", prefix="s2_")
+    (project.path / "data/raw/panoramas/pano_0004.jpg").unlink()   # one panorama dropped
+    project.set_params(labels={"missing_image": "warn"})           # its labels remain in the export
+    project.dvc("add", "-q", "data/raw")
+    out = project.dvc("repro", "partition", "prepare_halves").stdout
+    assert "22 panoramas → 44 halves" in out and "3 split now, 19 kept" in out and "2 stale half files removed" in out
+    assert "6 prepared now, 38 kept" in out
+    round2 = pd.read_csv(project.path / "data/partition.csv")
+    kept = round2.merge(round1, on="panorama", suffixes=("", "_1"))
+    assert len(kept) == 20 and (kept["split"] == kept["split_1"]).all()   # pano_0004 kept, for a return
+    assert set(new) <= set(round2["panorama"])
+    report = json.loads((project.path / "reports/partition.json").read_text())
+    assert report["assignment"] == {"kept": 19, "new": 3, "assigned_not_labelled": 1}
+    project.commit("round 2 run")
+
+    # the updated folders equal a from-scratch run of the same workspace, byte for byte
+    fresh = make_fresh_copy(project, tmp_path / "fresh")
+    out = fresh.dvc("repro", "prepare_halves").stdout
+    assert "22 split now, 0 kept" in out
+    for folder in ("data/interim/halves", "data/interim/prepared"):
+        assert _tree(project.path / folder) == _tree(fresh.path / folder), folder
+    for name in ("data/interim/halves.csv", "data/interim/prepared.json", "reports/split.json"):
+        assert (project.path / name).read_bytes() == (fresh.path / name).read_bytes(), name
+
+    # reshuffle: every split afresh, with a warning
+    project.set_params(partition={"reshuffle": True})
+    proc = project.dvc("repro", "partition")
+    assert "cross-round" not in proc.stderr and "no longer valid" in proc.stderr
+
+
+def make_fresh_copy(project, path):
+    """The project's committed state in a new repo, with data/raw but no outputs or cache."""
+    import shutil
+    project.git("clone", "-q", str(project.path), str(path))
+    from dvc_project import Project
+    fresh = Project(path)
+    shutil.copytree(project.path / "data/raw", path / "data/raw", dirs_exist_ok=True)
+    fresh.dvc("config", "cache.type", "copy")
+    return fresh
