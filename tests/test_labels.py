@@ -884,3 +884,33 @@ def test_class_seen_once_among_frequent_ones_is_warned_about(tmp_path):
     table = load_labels(write_v2(tmp_path, rows))
     assert any("class 'zebra' is ticked on only 1 half(s)" in w for w in table.warnings)
     assert table.report["export_contents"]["checklist"] == [QUESTION]
+
+
+def test_an_option_renamed_in_labelbox_keeps_its_column_across_rounds(tmp_path):
+    """Class identity follows the ontology's schema ids: renaming 'car' to 'vehicle' in LabelBox
+    made a new class 'vehicle' (a column in another place) and lost 'car' between rounds."""
+    from pano360.labels.table import known_classes_table, read_known_classes
+    round1 = [row(f"p{i:04d}_{side}.jpg", [tick(*cls)]) for i, cls in enumerate(
+        [("car", "tree"), ("tree",), ("car",), ("sign",)]) for side in ("left", "right")]
+    table1 = load_labels(write_v2(tmp_path, round1, "r1.ndjson"))
+    assert table1.classes == ["car", "sign", "tree"]
+    known_file = tmp_path / "classes.csv"
+    known_classes_table(None, table1.classes, table1.report["label_schema"]["classes"]).to_csv(known_file, index=False)
+    vehicle = answer("vehicle")
+    vehicle["feature_schema_id"] = "s-car"                   # the same ontology option, renamed
+    round2 = round1 + [row(f"p{i:04d}_left.jpg", [label(checklist(QUESTION, *cls))]) for i, cls in
+                       [(4, (vehicle, "bench")), (5, (vehicle,)), (6, ("bench", "tree"))]]
+    # the old behaviour: a new, sorted-in column for the renamed option
+    plain = load_labels(write_v2(tmp_path, round2, "r2.ndjson"), missing_image="warn")
+    assert plain.classes == ["bench", "car", "sign", "tree", "vehicle"]
+    known = read_known_classes(known_file)
+    table2 = load_labels(write_v2(tmp_path, round2, "r2.ndjson"), known_classes=known)
+    assert table2.classes == ["car", "sign", "tree", "bench"]      # earlier columns in place, the new one after
+    assert list(table2.frame["car"]) == [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0]
+    assert table2.report["renamed"] == {"vehicle": {"column": "car", "schema_id": "s-car"}}
+    assert any("'vehicle'" in w and "stays the class column 'car'" in w for w in table2.warnings)
+    # pre-labels go back under the option's name in LabelBox now
+    assert table2.report["label_schema"]["classes"]["car"]["name"] == "vehicle"
+    kept = known_classes_table(known, table2.classes, table2.report["label_schema"]["classes"])
+    assert kept.to_dict("records")[0] == {"column": "car", "schema_id": "s-car", "name": "vehicle"}
+    assert list(kept["column"]) == ["car", "sign", "tree", "bench"]

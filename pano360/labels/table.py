@@ -36,7 +36,7 @@ Choices made where LabelBox leaves room:
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -115,11 +115,73 @@ def _read_classes(label: Label, *, source: str, questions: set[str] | None, matc
     return positive, mentioned, read
 
 
+def _answer_ids(labels: Iterable[Label], *, source: str, questions: set[str] | None, match_on: str,
+                radio_per_class: bool) -> Iterator[tuple[str, str]]:
+    """``(class name as read now, LabelBox schema id)`` of every answer that has an id."""
+    if source == "objects":
+        return
+    for label in labels:
+        for q in label.questions:
+            if q.kind == "text" or (questions is not None and q.name not in questions and q.value not in questions):
+                continue
+            if radio_per_class and q.kind == "radio":
+                cls = class_name((q.name, q.value), match_on)
+                if cls is not None and q.schema_id:
+                    yield cls, q.schema_id
+                continue
+            for pair, schema_id in zip(q.answers, q.answer_ids or (None,) * len(q.answers)):
+                cls = class_name(pair, match_on)
+                if cls is not None and schema_id:
+                    yield cls, schema_id
+
+
+def schema_renames(labels: Iterable[Label], known: dict[str, str], **how) -> dict[str, dict]:
+    """Options renamed in LabelBox since ``known`` (schema id → class column) was written:
+    ``{name now: {"column", "schema_id"}}``. The class keeps its column (name and place)."""
+    renames: dict[str, dict] = {}
+    for cls, schema_id in _answer_ids(labels, **how):
+        column = known.get(schema_id)
+        if column is not None and column != cls:
+            renames.setdefault(cls, {"column": column, "schema_id": schema_id})
+    return renames
+
+
+def read_known_classes(path) -> tuple[list[str], dict[str, str]] | None:
+    """The class columns of earlier rounds in order, and schema id → column; None without a file."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        return None
+    if list(table.columns) != list(KNOWN_CLASS_COLUMNS):
+        raise LabelError(f"{path} must have the columns {','.join(KNOWN_CLASS_COLUMNS)}; restore it from git")
+    return list(table["column"]), {sid: col for col, sid in zip(table["column"], table["schema_id"]) if sid}
+
+
+KNOWN_CLASS_COLUMNS = ("column", "schema_id", "name")
+
+
+def known_classes_table(known: tuple[list[str], dict[str, str]] | None, classes: list[str],
+                        schema: dict[str, dict]) -> pd.DataFrame:
+    """Every class column ever seen (earlier rounds' first, in order) with its schema id and its
+    name in LabelBox now: the file that keeps a renamed option in its column next round."""
+    order = list(known[0]) if known else []
+    order += [c for c in classes if c not in order]
+    ids = {col: sid for sid, col in (known[1].items() if known else [])}
+    rows = []
+    for col in order:
+        entry = schema.get(col, {})
+        sid = entry.get("question_schema_id") if entry.get("kind") == "radio_per_class" else entry.get("schema_id")
+        rows.append({"column": col, "schema_id": sid or ids.get(col, ""),
+                     "name": entry.get("name") or entry.get("question") or col})
+    return pd.DataFrame(rows, columns=list(KNOWN_CLASS_COLUMNS))
+
+
 def _answer_schema(labels: Iterable[Label], classes: list[str], *, source: str, questions: set[str] | None,
-                   match_on: str, radio_per_class: bool) -> dict[str, dict]:
+                   match_on: str, radio_per_class: bool, renames: dict[str, dict] | None = None) -> dict[str, dict]:
     """Where each class comes from in the export: question and answer names, values and
     LabelBox schema ids, so predictions can be written back as pre-labels LabelBox accepts."""
     found: dict[str, dict] = {}
+    column = {name: r["column"] for name, r in (renames or {}).items()}
     for label in labels:
         if source != "objects":
             for q in label.questions:
@@ -130,14 +192,17 @@ def _answer_schema(labels: Iterable[Label], classes: list[str], *, source: str, 
                             "kind": q.kind}
                 if radio_per_class and q.kind == "radio":
                     cls = class_name((q.name, q.value), match_on)
+                    cls = column.get(cls, cls)
                     entry = found.setdefault(cls, {**question, "kind": "radio_per_class", "answers": {}})
                     for (name, value), schema_id in zip(q.answers, q.answer_ids or (None,) * len(q.answers)):
                         key = "yes" if str(name or value).casefold() in YES_ANSWERS else "no"
                         entry["answers"].setdefault(key, {"name": name, "value": value, "schema_id": schema_id})
                     continue
                 for pair, schema_id in zip(q.answers, q.answer_ids or (None,) * len(q.answers)):
-                    cls = class_name(pair, match_on)
-                    if cls is not None and cls not in found:
+                    name = class_name(pair, match_on)
+                    cls = column.get(name, name)
+                    # a renamed option is written back under its name in LabelBox now
+                    if cls is not None and (cls not in found or name in column):
                         found[cls] = {**question, "name": pair[0], "value": pair[1], "schema_id": schema_id}
         if source != "classifications":
             for name, value in label.objects:
@@ -238,7 +303,7 @@ def export_rows(fmt: str, text: str, records, path, project_id) -> tuple[list[Ro
 
 
 def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DEFAULT_PATTERN,
-                **options) -> LabelTable:
+                known_classes: tuple[list[str], dict[str, str]] | None = None, **options) -> LabelTable:
     """Read the label file at ``path`` into a :class:`LabelTable` (see the module docstring).
 
     ``options`` are :class:`LabelsParams` fields (params.yaml ``labels``; ``file`` is not used
@@ -343,9 +408,19 @@ def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DE
             warnings.append(f"question(s) {absent} are in no kept label as a radio or checklist question; "
                             f"check labels.questions")
 
+    how = dict(source=source, questions=wanted, match_on=match_on, radio_per_class=radio_per_class)
+    renames = schema_renames(kept.values(), known_classes[1], **how) if known_classes else {}
+    if renames:
+        column = {name: r["column"] for name, r in renames.items()}
+        positive = {image: {column.get(c, c) for c in found} for image, found in positive.items()}
+        mentioned = {column.get(c, c) for c in mentioned}
+        for name, r in sorted(renames.items()):
+            warnings.append(f"LabelBox option {name!r} (schema id {r['schema_id']}) was {r['column']!r} in an earlier "
+                            f"round: it stays the class column {r['column']!r}, in its place")
     ignored_answers: dict[str, int] = {}
     if classes is None:
-        classes = sorted(mentioned)
+        earlier = [c for c in known_classes[0] if c in mentioned] if known_classes else []
+        classes = earlier + sorted(mentioned - set(earlier))
         taken = [c for c in classes if c in RESERVED_COLUMNS]
         if taken:
             raise LabelError(f"{path}: class name(s) {taken} clash with the table's own columns; "
@@ -381,8 +456,8 @@ def load_labels(path, *, halves: list[str] | None = None, name_pattern: str = DE
         "questions_read": sorted(questions_read),
         "export_contents": contents,
         "label_schema": {"format": fmt, "match_on": match_on, "source": source, "radio_per_class": radio_per_class,
-                         "classes": _answer_schema(kept.values(), list(classes), source=source, questions=wanted,
-                                                   match_on=match_on, radio_per_class=radio_per_class)},
+                         "classes": _answer_schema(kept.values(), list(classes), renames=renames, **how)},
+        "renamed": {name: r for name, r in sorted(renames.items())},
         "classes": list(classes),
         "class_counts": {cls: int(frame[cls].sum()) for cls in classes},
         "warnings": list(warnings),
