@@ -3,6 +3,7 @@ choose what to label next, compare runs. (The deployment bundle is the export st
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -136,6 +137,61 @@ def _compare(args) -> int:
     return 0
 
 
+def _labelbox(args) -> int:
+    from pano360.use import labelbox_sdk as lbx
+    name = f"pano360 labelbox {args.action}"
+    try:
+        if args.action == "export":
+            plan = lbx.export_plan(args.project, args.status, args.batch)
+            out = Path(args.out)
+            if args.dry_run:
+                print(json.dumps({"call": "project.export", **plan, "out": str(out)}, indent=2))
+                return 0
+            record = lbx.run_export(lbx.connect(), plan, out, show_progress=not args.quiet)
+            print(f"{name}: {record['rows']} data rows of project {args.project} → {out} "
+                  f"(filters and params in {lbx.export_record_path(out)})")
+            return 0
+        if args.action == "upload":
+            images = None
+            if args.halves_list:
+                images = [line.strip() for line in Path(args.halves_list).read_text(encoding="utf-8").splitlines()
+                          if line.strip() and not line.startswith("#")]
+            rows = lbx.upload_plan(args.manifest, args.halves, images)
+            if args.dry_run:
+                print(json.dumps({"call": "dataset.create_data_rows, then project.create_batch", "project_id": args.project,
+                                  "dataset": args.dataset, "batch": args.batch_name, "priority": args.priority,
+                                  "note": "rows whose global key LabelBox already holds are skipped when sent",
+                                  "rows": rows}, indent=2))
+                return 0
+            if not args.project or not args.dataset:
+                raise lbx.LabelboxError("give --project and --dataset")
+            report = lbx.run_upload(lbx.connect(), args.project, args.dataset, args.batch_name, rows, args.priority)
+            for error in report["errors"][:20]:
+                print(f"{name}: LabelBox error: {json.dumps(error)}", file=sys.stderr)
+            print(f"{name}: {report['rows']} halves: {report['already_in_labelbox']} already in LabelBox (skipped), "
+                  f"{report['uploaded']} uploaded" + (f" into batch {args.batch_name!r}" if report["batch"] else ""))
+            return 2 if report["errors"] else 0
+        predictions = lbx.read_predictions(args.file)
+        job_name = args.name or f"pano360 {Path(args.file).name} {len(predictions)}"
+        if args.dry_run:
+            print(json.dumps({"call": "MALPredictionImport.create_from_objects", "project_id": args.project,
+                              "name": job_name, "predictions": predictions}, indent=2))
+            return 0
+        if not args.project:
+            raise lbx.LabelboxError("give --project: the LabelBox project id")
+        report = lbx.run_prelabel(lbx.connect(), args.project, job_name, predictions)
+        for error in report["errors"][:20]:
+            print(f"{name}: LabelBox error: {json.dumps(error)}", file=sys.stderr)
+        if len(report["errors"]) > 20:
+            print(f"{name}: … {len(report['errors']) - 20} more errors", file=sys.stderr)
+        print(f"{name}: import {job_name!r}: {report['sent']} pre-labels sent, {report['succeeded']} accepted, "
+              f"{len(report['errors'])} errors")
+        return 2 if report["errors"] else 0
+    except (lbx.LabelboxError, OSError) as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="pano360", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -192,7 +248,36 @@ def main(argv=None) -> int:
     c.add_argument("--no-classes", action="store_true", help="two runs: skip the per-class AP table")
     c.add_argument("--json", help="also write the full result to this JSON file")
     c.set_defaults(func=_compare)
+    lb = sub.add_parser("labelbox", help="LabelBox through its SDK: export labels, upload halves, import pre-labels "
+                                         f"(API key from the environment, LABELBOX_API_KEY)")
+    lb_sub = lb.add_subparsers(dest="action", required=True)
+    e = lb_sub.add_parser("export", help="a project's labels → the export file load_labels reads")
+    e.add_argument("--project", required=True, help="the LabelBox project id")
+    e.add_argument("--status", help="only data rows in this workflow status: ToLabel, InReview, InRework or Done")
+    e.add_argument("--batch", action="append", help="only data rows of this batch id (repeat for several)")
+    e.add_argument("--out", default="data/raw/labels.ndjson", help="default: %(default)s (then `dvc add data/raw`)")
+    u = lb_sub.add_parser("upload", help="halves as data rows (global key = half name) into a dataset and a new "
+                                         "batch of the project, skipping those LabelBox already has")
+    u.add_argument("--project", help="the LabelBox project id")
+    u.add_argument("--dataset", help="a dataset id, or a name (created when no dataset has it)")
+    u.add_argument("--batch-name", default=None, help="the new batch's name (default: pano360 + today's date)")
+    u.add_argument("--priority", type=int, default=5, choices=range(1, 6), help="1 highest … 5 lowest")
+    u.add_argument("--manifest", default="data/interim/halves.csv", help="split_images' manifest (%(default)s)")
+    u.add_argument("--halves", default="data/interim/halves", help="the half images (%(default)s)")
+    u.add_argument("--halves-list", help="a text file of half names to upload (one per line); default: all")
+    m = lb_sub.add_parser("prelabel", help="`pano360 predict --format labelbox` pre-labels as a model-assisted "
+                                           "import; waits and lists LabelBox's errors")
+    m.add_argument("file", help="the NDJSON pre-labels")
+    m.add_argument("--project", help="the LabelBox project id")
+    m.add_argument("--name", help="the import's name (unique per project; default: from the file)")
+    for parser in (e, u, m):
+        parser.add_argument("--dry-run", action="store_true", help="print exactly what would be sent, send nothing")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    lb.set_defaults(func=_labelbox)
     args = ap.parse_args(argv)
+    if getattr(args, "action", None) == "upload" and args.batch_name is None:
+        from datetime import date
+        args.batch_name = f"pano360 {date.today().isoformat()}"
     if hasattr(args, "thresholds"):
         args.thresholds = {None: "default", "none": None}.get(args.thresholds, args.thresholds)
     return args.func(args)

@@ -129,3 +129,52 @@ def test_classes_the_recorded_schema_does_not_know_are_refused(demo, tmp_path, c
     code = main(["predict", str(demo / "raw/panoramas/pano_0000.jpg"), "--model", str(tmp_path / "model.pt"),
                  "--thresholds", "none", "--out", str(tmp_path / "x.ndjson"), "--quiet"])
     assert code == 1 and f"['{ckpt['classes'][0]}'] are not in the label schema" in capsys.readouterr().err
+
+
+def test_prelabels_go_to_labelbox_as_a_model_assisted_import(demo, tmp_path, monkeypatch, capsys):
+    """Pre-labels stopped at a file: LabelBox takes them only through its SDK's MAL import."""
+    import labelbox
+    from pano360.use import labelbox_sdk as lbx
+    assert predict(demo, tmp_path / "pre.ndjson") == 0
+    predictions = lbx.read_predictions(tmp_path / "pre.ndjson")     # checked by the SDK's own validator
+    assert predictions == read(tmp_path / "pre.ndjson")
+    sent = {}
+
+    class Job:
+        errors = [{"uuid": predictions[0]["uuid"], "dataRow": predictions[0]["dataRow"],
+                   "status": "FAILURE", "errors": [{"name": "DataRowNotFound", "message": "no such data row"}]}]
+        statuses = [{"uuid": p["uuid"], "status": "SUCCESS"} for p in predictions[1:]] + errors
+
+        def wait_until_done(self):
+            sent["waited"] = True
+
+    def create_from_objects(**kwargs):
+        sent.update(kwargs)
+        return Job()
+    monkeypatch.setattr(labelbox.MALPredictionImport, "create_from_objects", create_from_objects)
+    monkeypatch.setenv("LABELBOX_API_KEY", "test-key")
+    capsys.readouterr()
+    assert main(["labelbox", "prelabel", str(tmp_path / "pre.ndjson"), "--project", "clproj0000000000000000001",
+                 "--name", "round 2"]) == 2
+    out, err = capsys.readouterr()
+    assert sent["predictions"] == predictions and sent["project_id"] == "clproj0000000000000000001"
+    assert sent["name"] == "round 2" and sent["waited"] and isinstance(sent["client"], labelbox.Client)
+    assert f"{len(predictions)} pre-labels sent, {len(predictions) - 1} accepted, 1 errors" in out
+    assert "DataRowNotFound" in err
+    # --dry-run: exactly the predictions, nothing sent
+    sent.clear()
+    assert main(["labelbox", "prelabel", str(tmp_path / "pre.ndjson"), "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"] == predictions and not sent
+
+
+def test_a_broken_prelabel_file_is_named_by_line(tmp_path):
+    from pano360.use import labelbox_sdk as lbx
+    good = {"name": "objects present", "answer": [{"name": "tree"}], "uuid": "0" * 8 + "-0000-4000-8000-" + "0" * 12,
+            "dataRow": {"globalKey": "p_left.jpg"}}
+    (tmp_path / "a.ndjson").write_text(json.dumps(good) + "\n{oops\n")
+    with pytest.raises(lbx.LabelboxError, match="a.ndjson line 2 is not JSON"):
+        lbx.read_predictions(tmp_path / "a.ndjson")
+    both = {**good, "dataRow": {"globalKey": "p_left.jpg", "id": "cl0000000000000000000000a"}}
+    (tmp_path / "b.ndjson").write_text(json.dumps(both) + "\n")
+    with pytest.raises(lbx.LabelboxError, match="SDK refuses"):
+        lbx.read_predictions(tmp_path / "b.ndjson")
