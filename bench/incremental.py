@@ -1,7 +1,7 @@
 """A labelling round's data stages: `dvc repro prepare_halves` after adding 10 % more panoramas,
 against the same stages from scratch on the grown set, side by side in one run.
 
-    python bench/incremental.py [--panoramas 240] [--add 24] [--width 2048]
+    python bench/incremental.py [--panoramas 240] [--add 24] [--width 2048] [--cache-type TYPE]
 
 Two throw-away git+DVC copies of the project (the project's .dvc/config, so the cache is
 hardlinked as in a user's workspace) get the demo generator's panoramas:
@@ -36,7 +36,7 @@ def run(cwd, *args):
     return proc.stdout
 
 
-def workspace(path: Path) -> Path:
+def workspace(path: Path, cache_type: str | None) -> Path:
     path.mkdir(parents=True)
     for name in COPY:
         src = ROOT / name
@@ -44,6 +44,8 @@ def workspace(path: Path) -> Path:
     run(path, "git", "init", "-q")
     run(path, "dvc", "init", "-q")
     shutil.copy2(ROOT / ".dvc/config", path / ".dvc/config")
+    if cache_type:
+        run(path, "dvc", "config", "cache.type", cache_type)
     return path
 
 
@@ -76,6 +78,7 @@ def main() -> None:
     ap.add_argument("--panoramas", type=int, default=240)
     ap.add_argument("--add", type=int, default=24)
     ap.add_argument("--width", type=int, default=2048)
+    ap.add_argument("--cache-type", help="DVC's cache.type for both workspaces (default: the project's .dvc/config)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="pano360-incremental-") as tmp:
         tmp = Path(tmp)
@@ -88,12 +91,12 @@ def main() -> None:
             for p in sorted((tmp / "more/panoramas").iterdir()):
                 shutil.copy2(p, raw / "panoramas" / site / f"r2_{p.name}")
 
-        scratch = workspace(tmp / "scratch")
+        scratch = workspace(tmp / "scratch", args.cache_type)
         shutil.copytree(tmp / "base", scratch / "data/raw")
         add_round(scratch / "data/raw")
         t_scratch, out_scratch = timed_repro(scratch)
 
-        rounds = workspace(tmp / "round")
+        rounds = workspace(tmp / "round", args.cache_type)
         shutil.copytree(tmp / "base", rounds / "data/raw")
         t_first, _ = timed_repro(rounds)
         add_round(rounds / "data/raw")
@@ -101,7 +104,11 @@ def main() -> None:
         same = all(tree_digest(scratch / f) == tree_digest(rounds / f)
                    for f in ("data/interim/halves", "data/interim/prepared"))
     total = args.panoramas + args.add
-    print(f"## Incremental data stages ({args.panoramas} + {args.add} panoramas, {args.width} px wide)\n")
+    cache = args.cache_type or "the project's (" + next(
+        (line.split("=")[1].strip() for line in (ROOT / ".dvc/config").read_text().splitlines()
+         if line.strip().startswith("type")), "DVC's default") + ")"
+    print(f"## Incremental data stages ({args.panoramas} + {args.add} panoramas, {args.width} px wide, "
+          f"cache.type {cache})\n")
     print("| run | `dvc repro prepare_halves` | what the stages did |")
     print("|---|---|---|")
     print(f"| round 1: {args.panoramas} panoramas from scratch | {t_first:.1f} s | |")

@@ -11,14 +11,15 @@ from pano360.io import write_json
 from pano360.model.backbone import CheckpointError
 from pano360.labels.prelabels import PrelabelError, prelabel_lines, read_data_row_ids, write_prelabels
 from pano360.use.predict import FORMATS, PredictError, check_output, collect_inputs, output_format, \
-    panorama_table_path, predict_panoramas, write_table
+    panorama_table_path, predict_panoramas, workspace_name_pattern, write_table
 
 
 MODEL_HELP = "a checkpoint (default models/model.pt) or an exported bundle folder (models/bundle)"
 THRESHOLDS_HELP = ("tuned thresholds; default: the bundle's own, or models/thresholds.json (the tune_thresholds "
                    "stage's) for a checkpoint; 'none' for 0.5")
 
-PATTERN_HELP = "half names, as split.name_pattern (default: the bundle's, or {stem}_{side}{ext})"
+PATTERN_HELP = ("half names, as split.name_pattern (default: the bundle's; for a checkpoint, params.yaml's "
+                "split.name_pattern when run in the project, else {stem}_{side}{ext})")
 ROOT = "data/raw/panoramas"
 ROOT_HELP = ("a panorama file given by itself (or in an @list) below this folder gets its subfolders there as "
              "{folder} in the half names, as split_images names it (default: %(default)s); a folder given "
@@ -63,13 +64,13 @@ def _predict(args) -> int:
 def _select(args) -> int:
     from pano360.labels.records import LabelError
     from pano360.labels.table import labelled_images
-    from pano360.data.naming import DEFAULT_PATTERN, NamingError, panorama_id, parse_half_name
+    from pano360.data.naming import NamingError, panorama_id, parse_half_name
     from pano360.labels.select import SelectError, rank, write_selection
     out = Path(args.out)
     try:
         inputs = collect_inputs(args.panoramas, args.panorama_root)
         if args.labels:
-            pattern = args.name_pattern or DEFAULT_PATTERN
+            pattern = args.name_pattern or workspace_name_pattern()
             done = set()
             for image in labelled_images(args.labels):
                 try:
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
     c.add_argument("--json", help="also write the full result to this JSON file")
     c.set_defaults(func=_compare)
     lb = sub.add_parser("labelbox", help="LabelBox through its SDK: export labels, upload halves, import pre-labels "
-                                         f"(API key from the environment, LABELBOX_API_KEY)")
+                                         "(API key from the environment, LABELBOX_API_KEY)")
     lb_sub = lb.add_subparsers(dest="action", required=True)
     e = lb_sub.add_parser("export", help="a project's labels → the export file load_labels reads")
     e.add_argument("--project", required=True, help="the LabelBox project id")

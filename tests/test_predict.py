@@ -208,3 +208,16 @@ def test_folder_names_keep_site_panoramas_apart_as_split_images_does(assets, tmp
                  "--model", str(root / "model.pt"), "--thresholds", "none", "--name-pattern", pattern,
                  "--out", str(tmp_path / "one.csv"), "--quiet"]) == 0
     assert set(pd.read_csv(tmp_path / "one.csv")["panorama"]) == {"siteB_card2_R0010001"}
+
+
+def test_a_checkpoint_names_halves_with_the_projects_pattern(assets, tmp_path, monkeypatch):
+    """Run in a project, predict follows params.yaml's split.name_pattern (as split_images does)."""
+    root, _ = assets
+    source = sorted((root / "raw/panoramas").iterdir())[0]
+    (tmp_path / "new/siteA").mkdir(parents=True)
+    (tmp_path / "new/siteA/R1.jpg").write_bytes(source.read_bytes())
+    (tmp_path / "params.yaml").write_text("split:\n  name_pattern: '{folder}-{stem}-{side}{ext}'\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "new", "--model", str(root / "model.pt"), "--thresholds", "none",
+                 "--out", "p.csv", "--quiet"]) == 0
+    assert sorted(pd.read_csv(tmp_path / "p.csv")["image"]) == ["siteA-R1-left.jpg", "siteA-R1-right.jpg"]

@@ -153,6 +153,17 @@ def _checkpoint_scorer(model_path, batch_size: int):
     return score, ckpt
 
 
+def workspace_name_pattern(params_file: str = "params.yaml") -> str:
+    """``split.name_pattern`` of the project in the current folder (so predict names halves as
+    split_images does there), else the default pattern."""
+    try:
+        import yaml
+        params = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+        return (params.get("split") or {}).get("name_pattern") or DEFAULT_PATTERN
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_PATTERN
+
+
 def predict_panoramas(inputs: list[Path], model_path, thresholds_path="default", batch_size: int = 32,
                       chunk: int = 64, name_pattern: str | None = None,
                       show_progress: bool = True) -> Prediction:
@@ -173,7 +184,7 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path="default",
         else:
             score, ckpt = _checkpoint_scorer(model_path, batch_size)
             classes, schema, prepare = ckpt["classes"], ckpt.get("labels"), ckpt.get("prepare")
-            own_thresholds, pattern = None, DEFAULT_PATTERN
+            own_thresholds, pattern = None, workspace_name_pattern()
         if thresholds_path == "default" and own_thresholds is not None:
             thresholds = own_thresholds
         elif thresholds_path:
