@@ -193,7 +193,7 @@ def _labelbox(args) -> int:
         return 1
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pano360", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="classify the halves of new panoramas")
@@ -275,7 +275,11 @@ def main(argv=None) -> int:
         parser.add_argument("--dry-run", action="store_true", help="print exactly what would be sent, send nothing")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
     lb.set_defaults(func=_labelbox)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if getattr(args, "action", None) == "upload" and args.batch_name is None:
         from datetime import date
         args.batch_name = f"pano360 {date.today().isoformat()}"

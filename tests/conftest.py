@@ -34,13 +34,13 @@ def trained_demo_root(tmp_path_factory):
 
 
 # Heaviest files first (measured on 2 cores: test_pipeline_full ~300 s, test_failures ~185 s,
-# test_train ~120 s, test_pretrained_e2e and test_readme ~60 s each; every other file under
-# 30 s). `make test` hands out whole files in this order (pytest-xdist's loadfile with
+# test_train ~120 s, test_rounds ~90 s, test_pretrained_e2e and test_readme ~60 s each; every
+# other file under 40 s). `make test` hands out whole files in this order (pytest-xdist's loadfile with
 # --no-loadscope-reorder; its default order is by number of tests, which left the one-test
 # end-to-end files for last), so the two workers end together instead of one waiting on a
 # five-minute file that started late.
-HEAVY_FIRST = ("test_pipeline_full.py", "test_failures.py", "test_train.py", "test_pretrained_e2e.py",
-               "test_readme.py")
+HEAVY_FIRST = ("test_pipeline_full.py", "test_failures.py", "test_train.py", "test_rounds.py",
+               "test_pretrained_e2e.py", "test_readme.py")
 
 
 def pytest_collection_modifyitems(config, items):

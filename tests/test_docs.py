@@ -51,3 +51,19 @@ def test_shell_scripts_parse_and_name_real_stages():
         for line in script.read_text().splitlines():
             for named in re.findall(r"dvc repro ((?:[a-z_]+ ?)+)", line):
                 assert set(named.split()) <= stages, (script, line)
+
+
+def test_the_labelling_round_commands_are_real_commands():
+    """Every `pano360` line of README "Labelling rounds" parses with the CLI as written."""
+    import shlex
+    from pano360.cli import build_parser
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Labelling rounds\n.*?```bash\n(.*?)```", text, re.S)
+    assert block, "README lost its labelling round"
+    lines = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    commands = [shlex.split(line.replace("$PROJECT", "clproj0000000000000000001")) for line in lines
+                if line.startswith("pano360 ")]
+    assert {c[1] for c in commands} >= {"select", "predict", "labelbox", "compare"}
+    assert {c[2] for c in commands if c[1] == "labelbox"} == {"export", "upload", "prelabel"}
+    for command in commands:
+        build_parser().parse_args(command[1:])
