@@ -84,12 +84,12 @@ def _tree(folder):
 def test_a_second_round_redoes_only_new_panoramas_and_keeps_every_split(tmp_path):
     """Adding panoramas re-split and re-prepared all of them and reassigned the splits from
     scratch (18 of 39 round-1 test panoramas moved to train); site folders were ignored."""
-    project = make_project(tmp_path / "proj", count=20, width=256)
+    project = make_project(tmp_path / "proj", count=12, width=192)
     project.commit("round 1")
     out = project.dvc("repro", "partition", "prepare_halves").stdout
-    assert "20 split now, 0 kept" in out and "40 prepared now, 0 kept" in out
+    assert "12 split now, 0 kept" in out and "24 prepared now, 0 kept" in out
     round1 = pd.read_csv(project.path / "data/partition.csv")
-    assert len(round1) == 20 and set(round1["split"]) == {"train", "val", "test"}
+    assert len(round1) == 12 and set(round1["split"]) == {"train", "val", "test"}
     project.commit("round 1 run")
 
     new = _add_round(project, tmp_path, count=3, seed=11, folder="site2", prefix="s2_")
@@ -97,20 +97,20 @@ def test_a_second_round_redoes_only_new_panoramas_and_keeps_every_split(tmp_path
     project.set_params(labels={"missing_image": "warn"})           # its labels remain in the export
     project.dvc("add", "-q", "data/raw")
     out = project.dvc("repro", "partition", "prepare_halves").stdout
-    assert "22 panoramas → 44 halves" in out and "3 split now, 19 kept" in out and "2 stale half files removed" in out
-    assert "6 prepared now, 38 kept" in out
+    assert "14 panoramas → 28 halves" in out and "3 split now, 11 kept" in out and "2 stale half files removed" in out
+    assert "6 prepared now, 22 kept" in out
     round2 = pd.read_csv(project.path / "data/partition.csv")
     kept = round2.merge(round1, on="panorama", suffixes=("", "_1"))
-    assert len(kept) == 20 and (kept["split"] == kept["split_1"]).all()   # pano_0004 kept, for a return
+    assert len(kept) == 12 and (kept["split"] == kept["split_1"]).all()   # pano_0004 kept, for a return
     assert set(new) <= set(round2["panorama"])
     report = json.loads((project.path / "reports/partition.json").read_text())
-    assert report["assignment"] == {"kept": 19, "new": 3, "assigned_not_labelled": 1}
+    assert report["assignment"] == {"kept": 11, "new": 3, "assigned_not_labelled": 1}
     project.commit("round 2 run")
 
     # the updated folders equal a from-scratch run of the same workspace, byte for byte
     fresh = make_fresh_copy(project, tmp_path / "fresh")
     out = fresh.dvc("repro", "prepare_halves").stdout
-    assert "22 split now, 0 kept" in out
+    assert "14 split now, 0 kept" in out
     for folder in ("data/interim/halves", "data/interim/prepared"):
         assert _tree(project.path / folder) == _tree(fresh.path / folder), folder
     for name in ("data/interim/halves.csv", "data/interim/prepared.json", "reports/split.json"):
