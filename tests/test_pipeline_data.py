@@ -3,6 +3,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from dvc_project import make_project
 
@@ -115,6 +116,22 @@ def test_a_second_round_redoes_only_new_panoramas_and_keeps_every_split(tmp_path
         assert _tree(project.path / folder) == _tree(fresh.path / folder), folder
     for name in ("data/interim/halves.csv", "data/interim/prepared.json", "reports/split.json"):
         assert (project.path / name).read_bytes() == (fresh.path / name).read_bytes(), name
+
+    # an experiment run in a temporary copy (as queued ones are) that changes prepare: the same
+    # folder as a run in a plain workspace
+    out = project.dvc("exp", "run", "--temp", "-n", "q90", "-S", "prepare.quality=90", "prepare_halves").stdout
+    assert "28 halves" in out and "Running stage 'split_images'" not in out
+    shown = json.loads(project.dvc("exp", "show", "--json").stdout)
+    rev = next(run["rev"] for r in shown for e in r.get("experiments") or [] for run in e.get("revs") or []
+               if run.get("name") == "q90")
+    fresh.set_params(prepare={"quality": 90})
+    fresh.dvc("repro", "prepare_halves")
+
+    def prepared_hash(lock_text):
+        outs = yaml.safe_load(lock_text)["stages"]["prepare_halves"]["outs"]
+        return next(o["md5"] for o in outs if o["path"] == "data/interim/prepared")
+    assert prepared_hash(project.git("show", f"{rev}:dvc.lock").stdout) == \
+        prepared_hash((fresh.path / "dvc.lock").read_text())
 
     # reshuffle: every split afresh, with a warning
     project.set_params(partition={"reshuffle": True})
