@@ -15,16 +15,12 @@ hashes everything once (~0.5 GB/s), which is still far cheaper than splitting it
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
-from pano360.io import _temp_prefix, remove_stale_temporaries, write_json
+from pano360.io import write_json
 
 STATE_FILE = ".pano360-state.json"
 STATE_VERSION = 1
@@ -99,19 +95,6 @@ def reusable(folder: Path, previous: dict[str, dict], tokens: dict[str, str]) ->
     return {key: entry for key, entry in previous.items()
             if key in tokens and entry.get("token") == tokens[key]
             and all((folder / name).is_file() for name in entry.get("files", []))}
-
-
-@contextlib.contextmanager
-def staging_dir(folder: str | os.PathLike) -> Iterator[Path]:
-    """A temporary folder beside ``folder``, removed on any exit."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(folder)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(folder), suffix=".tmp", dir=folder.parent))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def commit(folder: str | os.PathLike, staged: Path, recipe: str, kept: dict[str, dict],

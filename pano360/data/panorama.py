@@ -15,9 +15,9 @@ from pydantic import NonNegativeInt, field_validator
 import PIL
 from PIL import features
 
-from pano360.io import atomic_path
+from pano360.io import atomic_path, staging_dir
 from pano360.data import naming, pixels
-from pano360.data.incremental import Md5Cache, commit, read_state, recipe_hash, reusable, staging_dir
+from pano360.data.incremental import Md5Cache, commit, read_state, recipe_hash, reusable
 from pano360.data.naming import DEFAULT_PATTERN, SIDES, folder_parts, half_name, panorama_id
 from pano360.params import Section
 from pano360.data.pixels import IMAGE_SUFFIXES, encode_halves

@@ -27,9 +27,10 @@ from pydantic import Field, NonNegativeInt
 import PIL
 from PIL import features
 
+from pano360.io import staging_dir
 from pano360.params import Section
 from pano360.data import pixels
-from pano360.data.incremental import STATE_FILE, commit, file_md5, read_state, recipe_hash, reusable, staging_dir
+from pano360.data.incremental import STATE_FILE, commit, file_md5, read_state, recipe_hash, reusable
 from pano360.data.pixels import prepare_bytes
 from pano360.progress import progress
 from pano360.errors import Pano360Error
