@@ -9,16 +9,21 @@ from typing import Annotated
 import pandas as pd
 from pydantic import Field
 
+from pano360.data.incremental import state_path
 from pano360.data.prepare import PrepareParams, bytes_on_disk, prepare_folder, settings
 from pano360.io import write_json
 from pano360.stage import run_stage
 
 HALVES, MANIFEST = "data/interim/halves", "data/interim/halves.csv"
 PREPARED, SETTINGS = "data/interim/prepared", "data/interim/prepared.json"
+STATE = "data/interim/prepared.state.json"      # what made each prepared half (beside PREPARED)
 PARAMS = {"prepare": PrepareParams,
           # only these values of other sections matter here (train validates them in full)
           "model.img_size": Annotated[int, Field(ge=16)],
           "train.augment.scale": tuple[Annotated[float, Field(gt=0, le=1)], float]}
+
+
+assert state_path(PREPARED).as_posix() == STATE
 
 
 def compute(params):

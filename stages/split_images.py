@@ -8,6 +8,7 @@ from typing import Optional
 
 import pandas as pd
 
+from pano360.data.incremental import state_path
 from pano360.data.panorama import SplitParams, split_folder
 from pano360.data.rawdata import DEFAULT_LABELS, find_label_file
 from pano360.io import write_csv, write_json
@@ -15,8 +16,12 @@ from pano360.stage import run_stage
 
 PANORAMAS = "data/raw/panoramas"
 HALVES, MANIFEST, REPORT = "data/interim/halves", "data/interim/halves.csv", "reports/split.json"
+STATE = "data/interim/halves.state.json"        # what made each half (beside HALVES, by its name)
 MD5_CACHE = "data/interim/.panorama-md5.json"   # machine-local, git-ignored: hashes by size and mtime
 PARAMS = {"split": SplitParams, "labels.file": Optional[str]}
+
+
+assert state_path(HALVES).as_posix() == STATE
 
 
 def compute(params):

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from pano360.data.demo import generate
-from pano360.data.incremental import STATE_FILE
+from pano360.data.incremental import state_path
 from pano360.data.panorama import SplitError, split_file, split_folder
 from pano360.data.pixels import half_boxes
 
@@ -105,7 +105,7 @@ def test_skip_records_bad_files(tmp_path):
     report = split_folder(src, tmp_path / "halves", on_error="skip", workers=1, show_progress=False)
     assert report["halves"] == 2 and report["panoramas_split"] == 1
     assert {s["file"] for s in report["skipped"]} == {"garbage.jpg", "truncated.jpg"}
-    assert sorted(p.name for p in (tmp_path / "halves").iterdir()) == [STATE_FILE, "good_left.jpg", "good_right.jpg"]
+    assert sorted(p.name for p in (tmp_path / "halves").iterdir()) == ["good_left.jpg", "good_right.jpg"]
 
 
 def test_parallel_equals_serial_and_name_clash_is_an_error(demo_panos, tmp_path):
@@ -214,7 +214,8 @@ def test_a_rerun_splits_only_new_or_changed_panoramas_and_equals_a_fresh_split(t
     round2 = split_folder(src, out, workers=2, show_progress=False, md5_cache=cache)
     assert round2["run"]["split"] == 3 and round2["run"]["kept"] == 8 and round2["run"]["removed_files"] == 2
     fresh = split_folder(src, tmp_path / "fresh", workers=1, show_progress=False)
-    assert _files(out) == _files(tmp_path / "fresh")            # byte for byte, the state file included
+    assert _files(out) == _files(tmp_path / "fresh")            # byte for byte
+    assert state_path(out).read_bytes() == state_path(tmp_path / "fresh").read_bytes()
     assert {k: v for k, v in round2.items() if k != "run"} == {k: v for k, v in fresh.items() if k != "run"}
     # another name pattern (or code) redoes everything
     renamed = split_folder(src, out, pattern="{stem}-{side}{ext}", workers=1, show_progress=False, md5_cache=cache)

@@ -114,7 +114,8 @@ def test_a_second_round_redoes_only_new_panoramas_and_keeps_every_split(tmp_path
     assert "14 split now, 0 kept" in out
     for folder in ("data/interim/halves", "data/interim/prepared"):
         assert _tree(project.path / folder) == _tree(fresh.path / folder), folder
-    for name in ("data/interim/halves.csv", "data/interim/prepared.json", "reports/split.json"):
+    for name in ("data/interim/halves.csv", "data/interim/prepared.json", "reports/split.json",
+                 "data/interim/halves.state.json", "data/interim/prepared.state.json"):
         assert (project.path / name).read_bytes() == (fresh.path / name).read_bytes(), name
 
     # an experiment run in a temporary copy (as queued ones are) that changes prepare: the same

@@ -1,9 +1,11 @@
 """Folders that a stage updates instead of rewriting: only what is new or changed is redone.
 
 split_images and prepare_halves keep their image folders between runs (DVC ``persist: true``,
-README "Labelling rounds"), so each must decide for itself what is stale. Each folder holds a
-state file, ``.pano360-state.json``: the *recipe* (a hash of the settings and the code that make
-the files) and, per source, a *token* (the source's content hash) and the files made from it.
+README "Labelling rounds"), so each must decide for itself what is stale. Beside each folder is
+a state file, ``<folder>.state.json``: the *recipe* (a hash of the settings and the code that
+make the files) and, per source, a *token* (the source's content hash) and the files made from
+it. It lies outside the folder so that the folder's DVC hash is its files' alone: new code that
+makes the same bytes leaves the stages after it alone.
 A run keeps an entry whose recipe and token still match and whose files all exist; every other
 file is made again into a staging folder, moved in, and anything no entry names is removed.
 The state holds nothing machine-specific (no times, no paths outside the folder), so an updated
@@ -22,8 +24,13 @@ from pathlib import Path
 
 from pano360.io import write_json
 
-STATE_FILE = ".pano360-state.json"
 STATE_VERSION = 1
+
+
+def state_path(folder: str | os.PathLike) -> Path:
+    """Where a folder's state is kept: ``data/interim/halves`` → ``data/interim/halves.state.json``."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + ".state.json")
 
 
 def recipe_hash(settings: dict, code_files: list[str | os.PathLike]) -> str:
@@ -75,7 +82,7 @@ class Md5Cache:
 
 def read_state(folder: str | os.PathLike, recipe: str) -> dict[str, dict]:
     """The entries of ``folder``'s state when it was made by ``recipe``; else none (redo all)."""
-    path = Path(folder) / STATE_FILE
+    path = state_path(folder)
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError, ValueError):
@@ -87,7 +94,7 @@ def read_state(folder: str | os.PathLike, recipe: str) -> dict[str, dict]:
 
 def write_state(folder: str | os.PathLike, recipe: str, entries: dict[str, dict]) -> None:
     state = {"version": STATE_VERSION, "recipe": recipe, "entries": dict(sorted(entries.items()))}
-    write_json(Path(folder) / STATE_FILE, state)
+    write_json(state_path(folder), state)
 
 
 def reusable(folder: Path, previous: dict[str, dict], tokens: dict[str, str]) -> dict[str, dict]:
@@ -100,12 +107,12 @@ def reusable(folder: Path, previous: dict[str, dict], tokens: dict[str, str]) ->
 def commit(folder: str | os.PathLike, staged: Path, recipe: str, kept: dict[str, dict],
            made: dict[str, dict]) -> int:
     """Make ``folder`` hold exactly the files of ``kept`` and ``made`` (the latter from
-    ``staged``) plus the state; returns how many files were removed. The state is first
+    ``staged``), and its state say so; returns how many files were removed. The state is first
     narrowed to ``kept``, so an interruption at any point leaves a folder the next run repairs."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_state(folder, recipe, kept)
-    wanted = {STATE_FILE}
+    wanted = set()
     for entries in (kept, made):
         for entry in entries.values():
             wanted.update(entry.get("files", []))

@@ -3,6 +3,7 @@ a right half without quality loss (how a half is encoded: :func:`pano360.data.pi
 with the manifest and the report; a rerun redoes only new or changed panoramas."""
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ def split_file(path: str | os.PathLike, out_dir: str | os.PathLike,
             with atomic_path(out_dir / name) as tmp:
                 tmp.write_bytes(data)
             outcome.halves.append({"image": name, "panorama": panorama_id(path.stem, folder, pattern),
-                                   "side": side, "width": w, "height": h})
+                                   "side": side, "width": w, "height": h, "md5": hashlib.md5(data).hexdigest()})
     except Exception as exc:  # reported per file; the run goes on with the others
         outcome.halves = []
         outcome.error = f"{type(exc).__name__}: {exc}"

@@ -30,7 +30,7 @@ from PIL import features
 from pano360.io import staging_dir
 from pano360.params import Section
 from pano360.data import pixels
-from pano360.data.incremental import STATE_FILE, commit, file_md5, read_state, recipe_hash, reusable
+from pano360.data.incremental import commit, file_md5, read_state, recipe_hash, reusable, state_path
 from pano360.data.pixels import prepare_bytes
 from pano360.progress import progress
 from pano360.errors import Pano360Error
@@ -97,12 +97,11 @@ CODE = [Path(__file__), Path(pixels.__file__)]
 
 
 def half_tokens(halves_dir) -> dict[str, str]:
-    """Per half, what its bytes derive from: its panorama's content hash and the split's recipe
-    (from the split's state file; empty when the halves were not made by split_images)."""
-    state = json.loads((Path(halves_dir) / STATE_FILE).read_text(encoding="utf-8")) \
-        if (Path(halves_dir) / STATE_FILE).is_file() else {}
-    return {half["image"]: f"{entry['token']}:{state['recipe']}"
-            for entry in state.get("entries", {}).values() for half in entry.get("halves", [])}
+    """Per half, its content hash, as split_images recorded it (none for halves made otherwise)."""
+    path = state_path(halves_dir)
+    state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return {half["image"]: "md5:" + half["md5"]
+            for entry in state.get("entries", {}).values() for half in entry.get("halves", []) if "md5" in half}
 
 
 def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: int = 0,
@@ -157,7 +156,7 @@ def read_prepared(path) -> dict | None:
 
 
 def bytes_on_disk(folder) -> int:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and p.name != STATE_FILE)
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
 __all__ = ["PrepareError", "PrepareParams", "prepare_bytes", "prepare_folder", "prepared_name",
