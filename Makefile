@@ -37,6 +37,8 @@ bench: $(STAMP) demo
 	$(PY) bench/split_throughput.py
 	$(PY) bench/split_quality.py
 	$(PY) bench/partition_speed.py
+	$(PY) bench/incremental.py --cache-types reflink,hardlink,symlink copy
+	$(PY) bench/incremental.py --panoramas 2400 --add 240 --cache-types reflink,hardlink,symlink copy
 	$(PY) bench/loader_throughput.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/hard_recipe.py
@@ -45,3 +47,4 @@ bench: $(STAMP) demo
 	$(PY) bench/prepared_accuracy.py
 	$(PY) bench/active_learning.py
 	$(PY) bench/machine_variation.py
+	$(PY) bench/scale.py

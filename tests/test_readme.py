@@ -63,3 +63,7 @@ def test_own_data_steps_work_literally_on_a_fresh_clone_with_a_csv(tmp_path):
     assert (clone / "metrics/test.json").is_file()
     status = run(["git", "status", "--porcelain"], clone, env).stdout
     assert "data/raw.dvc" not in status  # committed by the steps
+    # the demo's kept splits and class columns were cleared with its data: only the user's remain
+    import pandas as pd
+    assert sorted(pd.read_csv(clone / "data/partition.csv")["panorama"]) == sorted(table["panorama"].unique())
+    assert sorted(pd.read_csv(clone / "data/classes.csv")["column"]) == sorted(classes)
