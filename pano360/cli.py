@@ -77,8 +77,9 @@ def _select(args) -> int:
                     done.add(parse_half_name(image, pattern)[0])
                 except NamingError:
                     pass  # not one of our halves
-            skipped = [p for p in inputs if panorama_id(p.path.stem, p.folder, pattern) in done]
-            inputs = [p for p in inputs if panorama_id(p.path.stem, p.folder, pattern) not in done]
+            labelled = [panorama_id(p.path.stem, p.folder, pattern) in done for p in inputs]
+            skipped = [p for p, seen in zip(inputs, labelled) if seen]
+            inputs = [p for p, seen in zip(inputs, labelled) if not seen]
             print(f"pano360 select: {len(skipped)} panorama(s) already labelled in {args.labels}, left out",
                   file=sys.stderr)
             if not inputs:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -111,6 +112,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def process_map(fn, jobs: list, workers: int, chunksize: int = 1) -> Iterator:
+    """``fn`` over ``jobs`` in order: in up to ``workers`` processes when there are several jobs,
+    in this process otherwise. The pool's processes end on any exit, pending jobs cancelled."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield map(fn, jobs)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+    try:
+        yield pool.map(fn, jobs, chunksize=chunksize)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -8,7 +8,8 @@ from pano360.data.naming import DEFAULT_PATTERN
 from pano360.data.rawdata import find_label_file
 from pano360.io import write_csv, write_json
 from pano360.labels.records import LabelsParams
-from pano360.labels.table import known_classes_table, load_labels, read_known_classes
+from pano360.labels.identity import known_classes_table, read_known_classes
+from pano360.labels.table import load_labels
 from pano360.stage import run_stage
 
 MANIFEST = "data/interim/halves.csv"                 # from split_images

@@ -889,7 +889,7 @@ def test_class_seen_once_among_frequent_ones_is_warned_about(tmp_path):
 def test_an_option_renamed_in_labelbox_keeps_its_column_across_rounds(tmp_path):
     """Class identity follows the ontology's schema ids: renaming 'car' to 'vehicle' in LabelBox
     made a new class 'vehicle' (a column in another place) and lost 'car' between rounds."""
-    from pano360.labels.table import known_classes_table, read_known_classes
+    from pano360.labels.identity import known_classes_table, read_known_classes
     round1 = [row(f"p{i:04d}_{side}.jpg", [tick(*cls)]) for i, cls in enumerate(
         [("car", "tree"), ("tree",), ("car",), ("sign",)]) for side in ("left", "right")]
     table1 = load_labels(write_v2(tmp_path, round1, "r1.ndjson"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from pydantic import NonNegativeInt, field_validator
 import PIL
 from PIL import features
 
-from pano360.io import atomic_path, staging_dir
+from pano360.io import atomic_path, process_map, staging_dir
 from pano360.data import naming, pixels
 from pano360.data.incremental import Md5Cache, commit, read_state, recipe_hash, reusable
 from pano360.data.naming import DEFAULT_PATTERN, SIDES, folder_parts, half_name, panorama_id
@@ -96,16 +95,16 @@ def split_recipe(pattern: str) -> str:
                         "libjpeg": features.version("jpg")}, CODE)
 
 
-def plan_names(sources: list[Path], src_dir: Path, pattern: str) -> dict[str, list[str]]:
-    """Each panorama's (path relative to ``src_dir``) half names; two panoramas that would
-    write the same half are an error naming both."""
+def plan_names(sources: list[Path], src_dir: Path, pattern: str) -> dict[str, tuple[Path, tuple, list[str]]]:
+    """Per panorama (by its path relative to ``src_dir``): the file, its subfolders and its
+    half names; two panoramas that would write the same half are an error naming both."""
     names: dict[str, str] = {}
-    plan: dict[str, list[str]] = {}
+    plan: dict[str, tuple[Path, tuple, list[str]]] = {}
     for src in sources:
-        rel = src.relative_to(src_dir).as_posix()
-        plan[rel] = []
+        rel, folder = src.relative_to(src_dir).as_posix(), folder_parts(src, src_dir)
+        plan[rel] = (src, folder, [])
         for side in SIDES:
-            name = half_name(src.stem, side, src.suffix, pattern, folder_parts(src, src_dir))
+            name = half_name(src.stem, side, src.suffix, pattern, folder)
             if name in names:
                 hint = ("put {folder} in split.name_pattern (e.g. '{folder}_{stem}_{side}{ext}': "
                         "half names then start with the subfolders) or rename one of them"
@@ -114,7 +113,7 @@ def plan_names(sources: list[Path], src_dir: Path, pattern: str) -> dict[str, li
                 raise SplitError(f"{src_dir / names[name]} and {src_dir / rel} would both write the half "
                                  f"{name}; {hint}")
             names[name] = rel
-            plan[rel].append(name)
+            plan[rel][2].append(name)
     return plan
 
 
@@ -138,34 +137,25 @@ def split_folder(src_dir, out_dir, pattern: str = DEFAULT_PATTERN, workers: int 
     plan = plan_names(sources, src_dir, pattern)
     recipe = split_recipe(pattern)
     cache = Md5Cache(md5_cache)
-    by_rel = {src.relative_to(src_dir).as_posix(): src for src in sources}
-    hashing = progress(total=len(sources), desc="hash panoramas", unit="pano", disable=not show_progress)
+    hashing = progress(total=len(plan), desc="hash panoramas", unit="pano", disable=not show_progress)
     tokens = {}
-    for rel, src in by_rel.items():
+    for rel, (src, _, _) in plan.items():
         tokens[rel] = cache.md5(src)
         hashing.update()
     hashing.close()
     kept = {rel: entry for rel, entry in reusable(out_dir, read_state(out_dir, recipe), tokens).items()
-            if [h["image"] for h in entry["halves"]] == plan[rel]}
-    todo = [rel for rel in by_rel if rel not in kept]
+            if entry["files"] == plan[rel][2]}
+    todo = [rel for rel in plan if rel not in kept]
     workers = workers or os.cpu_count() or 1
     outcomes: dict[str, SplitOutcome] = {}
     with staging_dir(out_dir) as staged:
-        jobs = [(by_rel[rel], staged, pattern, folder_parts(by_rel[rel], src_dir)) for rel in todo]
+        jobs = [(plan[rel][0], staged, pattern, plan[rel][1]) for rel in todo]
         bar = progress(total=len(jobs), desc="split panoramas", unit="pano", disable=not show_progress)
-        if workers == 1 or len(jobs) <= 1:
-            results = map(_split_star, jobs)
-        else:
-            pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
-            results = pool.map(_split_star, jobs, chunksize=1)
-        try:
+        with process_map(_split_star, jobs, workers) as results:
             for rel, outcome in zip(todo, results):
                 outcomes[rel] = outcome
                 bar.update()
-        finally:
-            if workers > 1 and len(jobs) > 1:
-                pool.shutdown(cancel_futures=True)
-            bar.close()
+        bar.close()
         failed = {rel: o for rel, o in outcomes.items() if o.error}
         if failed and on_error == "fail":
             lines = "\n".join(f"  {rel}: {o.error}" for rel, o in failed.items())

@@ -14,11 +14,9 @@ resized with Pillow's antialiased bicubic filter; every other format is decoded 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -27,7 +25,7 @@ from pydantic import Field, NonNegativeInt
 import PIL
 from PIL import features
 
-from pano360.io import staging_dir
+from pano360.io import process_map, staging_dir
 from pano360.params import Section
 from pano360.data import pixels
 from pano360.data.incremental import commit, file_md5, read_state, recipe_hash, reusable, state_path
@@ -128,10 +126,8 @@ def prepare_folder(images: list[str], halves_dir, out_dir, spec: dict, workers: 
     with staging_dir(out_dir) as tmp:
         jobs = [(Path(halves_dir) / image, tmp / name, spec) for name, image in todo]
         bar = progress(total=len(jobs), desc="prepare halves", unit="half", disable=not show_progress)
-        parallel = workers > 1 and len(jobs) > 1
-        # the pool's context ends its processes on any exit, an exception included
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) if parallel else contextlib.nullcontext() as pool:
-            for src, error in (pool.map(_prepare_one, jobs, chunksize=8) if parallel else map(_prepare_one, jobs)):
+        with process_map(_prepare_one, jobs, workers, chunksize=8) as results:
+            for src, error in results:
                 if error:
                     failed.append(f"{src}: {error}")
                 bar.update()

@@ -242,3 +242,8 @@ class LabelsParams(Section):
         if set(classes) & set(RESERVED_COLUMNS):
             raise ValueError(f"must not use the names {list(RESERVED_COLUMNS)}")
         return classes
+
+
+def reads_question(q, questions: set[str] | None) -> bool:
+    """A radio or checklist question that ``labels.questions`` (None: every one) selects."""
+    return q.kind != "text" and (questions is None or q.name in questions or q.value in questions)

@@ -36,7 +36,7 @@ Choices made where LabelBox leaves room:
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,8 @@ from pano360.params import validate_section
 from pano360.labels.checks import check_degenerate, export_contents
 from pano360.labels.csvfile import csv_rows
 from pano360.labels.labelbox import v1_image, v1_rows, v2_image, v2_rows
-from pano360.labels.records import LabelsParams, DROP_REASONS, Label, LabelError, LabelTable, Row, YES_ANSWERS, at_record, class_name, json_records, label_order, listing, norm_status, read_text, sniff
+from pano360.labels.identity import schema_renames
+from pano360.labels.records import LabelsParams, DROP_REASONS, Label, LabelError, LabelTable, Row, YES_ANSWERS, at_record, class_name, json_records, reads_question, label_order, listing, norm_status, read_text, sniff
 
 # ---------------------------------------------------------------- choosing and reading labels
 
@@ -93,8 +94,7 @@ def _read_classes(label: Label, *, source: str, questions: set[str] | None, matc
     positive, mentioned, read = set(), set(), set()
     if source != "objects":
         for q in label.questions:
-            if q.kind == "text" or (questions is not None and q.name not in questions
-                                    and q.value not in questions):
+            if not reads_question(q, questions):
                 continue
             read |= {q.name or q.value} - {None}
             if radio_per_class and q.kind == "radio":
@@ -115,67 +115,6 @@ def _read_classes(label: Label, *, source: str, questions: set[str] | None, matc
     return positive, mentioned, read
 
 
-def _answer_ids(labels: Iterable[Label], *, source: str, questions: set[str] | None, match_on: str,
-                radio_per_class: bool) -> Iterator[tuple[str, str]]:
-    """``(class name as read now, LabelBox schema id)`` of every answer that has an id."""
-    if source == "objects":
-        return
-    for label in labels:
-        for q in label.questions:
-            if q.kind == "text" or (questions is not None and q.name not in questions and q.value not in questions):
-                continue
-            if radio_per_class and q.kind == "radio":
-                cls = class_name((q.name, q.value), match_on)
-                if cls is not None and q.schema_id:
-                    yield cls, q.schema_id
-                continue
-            for pair, schema_id in zip(q.answers, q.answer_ids or (None,) * len(q.answers)):
-                cls = class_name(pair, match_on)
-                if cls is not None and schema_id:
-                    yield cls, schema_id
-
-
-def schema_renames(labels: Iterable[Label], known: dict[str, str], **how) -> dict[str, dict]:
-    """Options renamed in LabelBox since ``known`` (schema id → class column) was written:
-    ``{name now: {"column", "schema_id"}}``. The class keeps its column (name and place)."""
-    renames: dict[str, dict] = {}
-    for cls, schema_id in _answer_ids(labels, **how):
-        column = known.get(schema_id)
-        if column is not None and column != cls:
-            renames.setdefault(cls, {"column": column, "schema_id": schema_id})
-    return renames
-
-
-def read_known_classes(path) -> tuple[list[str], dict[str, str]] | None:
-    """The class columns of earlier rounds in order, and schema id → column; None without a file."""
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        return None
-    if list(table.columns) != list(KNOWN_CLASS_COLUMNS):
-        raise LabelError(f"{path} must have the columns {','.join(KNOWN_CLASS_COLUMNS)}; restore it from git")
-    return list(table["column"]), {sid: col for col, sid in zip(table["column"], table["schema_id"]) if sid}
-
-
-KNOWN_CLASS_COLUMNS = ("column", "schema_id", "name")
-
-
-def known_classes_table(known: tuple[list[str], dict[str, str]] | None, classes: list[str],
-                        schema: dict[str, dict]) -> pd.DataFrame:
-    """Every class column ever seen (earlier rounds' first, in order) with its schema id and its
-    name in LabelBox now: the file that keeps a renamed option in its column next round."""
-    order = list(known[0]) if known else []
-    order += [c for c in classes if c not in order]
-    ids = {col: sid for sid, col in (known[1].items() if known else [])}
-    rows = []
-    for col in order:
-        entry = schema.get(col, {})
-        sid = entry.get("question_schema_id") if entry.get("kind") == "radio_per_class" else entry.get("schema_id")
-        rows.append({"column": col, "schema_id": sid or ids.get(col, ""),
-                     "name": entry.get("name") or entry.get("question") or col})
-    return pd.DataFrame(rows, columns=list(KNOWN_CLASS_COLUMNS))
-
-
 def _answer_schema(labels: Iterable[Label], classes: list[str], *, source: str, questions: set[str] | None,
                    match_on: str, radio_per_class: bool, renames: dict[str, dict] | None = None) -> dict[str, dict]:
     """Where each class comes from in the export: question and answer names, values and
@@ -185,8 +124,7 @@ def _answer_schema(labels: Iterable[Label], classes: list[str], *, source: str, 
     for label in labels:
         if source != "objects":
             for q in label.questions:
-                if q.kind == "text" or (questions is not None and q.name not in questions
-                                        and q.value not in questions):
+                if not reads_question(q, questions):
                     continue
                 question = {"question": q.name, "question_value": q.value, "question_schema_id": q.schema_id,
                             "kind": q.kind}
