@@ -97,6 +97,14 @@ def test_runner_reports_unreadable_panoramas_and_bad_inputs(bundle, tmp_path):
     run = subprocess.run([sys.executable, script, str(tmp_path / "nowhere.jpg")], capture_output=True, text=True,
                          env=env)
     assert run.returncode == 1 and "nowhere.jpg does not exist" in run.stderr and "Traceback" not in run.stderr
+    # two sites' R0010001.jpg would give one half name: named, no traceback, nothing written
+    for site in ("siteA", "siteB"):
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "R0010001.jpg").write_bytes(Path(panoramas[0]).read_bytes())
+    run = subprocess.run([sys.executable, script, str(tmp_path / "siteA"), str(tmp_path / "siteB"), "--out",
+                          str(tmp_path / "clash.csv")], capture_output=True, text=True, env=env)
+    assert run.returncode == 1 and "would both give the half R0010001_left.jpg" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "clash.csv").exists()
 
 
 def test_predict_on_the_bundle_gives_the_checkpoints_output(bundle, tmp_path):

@@ -15,7 +15,7 @@ import torch
 
 from pano360.data.dataset import build_transform
 from pano360.use.inference import autocast, checkpoint_autocast, default_device, score_table, use_channels_last
-from pano360.use.runner import Bundle, BundleError, Panorama, as_panorama, folder_images, is_bundle, name_clash, \
+from pano360.use.runner import Bundle, BundleError, Panorama, as_panorama, folder_images, is_bundle, \
     panorama_scores, score_panoramas, unique_inputs
 from pano360.io import atomic_path
 from pano360.model.backbone import load_checkpoint
@@ -194,12 +194,13 @@ def predict_panoramas(inputs: list[Path], model_path, thresholds_path="default",
             thresholds = np.full(len(classes), 0.5)
     except (ThresholdsFileError, BundleError) as exc:
         raise PredictError(str(exc)) from None
-    clash = name_clash(inputs, name_pattern or pattern)
-    if clash:
-        raise PredictError(clash)
     bar = progress(total=len(inputs), desc="predict", unit="pano", disable=not show_progress)
-    rows, p, failed = score_panoramas(inputs, score, prepare, name_pattern or pattern, chunk, bar.update)
-    bar.close()
+    try:   # score_panoramas refuses two panoramas that would give one half name before any work
+        rows, p, failed = score_panoramas(inputs, score, prepare, name_pattern or pattern, chunk, bar.update)
+    except BundleError as exc:
+        raise PredictError(str(exc)) from None
+    finally:
+        bar.close()
     if not rows:
         p = np.zeros((0, len(classes)))
     halves = score_table(pd.DataFrame(rows, columns=["image", "panorama", "side", "source"]), p, thresholds, classes)

@@ -308,8 +308,12 @@ def main(argv=None) -> int:
         if not args.quiet and done[0] % 50 == 0 and done[0] < len(inputs):  # the last line says the rest
             print(f"predict.py: {done[0]}/{len(inputs)} panoramas", file=sys.stderr)
 
-    rows, probs, failed = score_panoramas(inputs, lambda images: bundle.probabilities(images, args.batch_size),
-                                          bundle.prepare, bundle.name_pattern, on_panorama=report)
+    try:
+        rows, probs, failed = score_panoramas(inputs, lambda images: bundle.probabilities(images, args.batch_size),
+                                              bundle.prepare, bundle.name_pattern, on_panorama=report)
+    except BundleError as exc:   # two panoramas that would give one half name, found before any work
+        print(f"predict.py: error: {exc}", file=sys.stderr)
+        return 1
     for path, why in failed:
         print(f"predict.py: could not read {path}: {why}", file=sys.stderr)
     if not rows:
